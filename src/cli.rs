@@ -1,0 +1,138 @@
+//! The command line, and nothing else: every flag is defined and documented here.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  ran, and no regression or threshold breach
+  1  ran, and at least one regression or threshold breach
+  2  invalid input: flags, scenario, baseline file
+  3  could not run: target unreachable, run aborted or interrupted";
+
+#[derive(Debug, Parser)]
+#[command(name = "swarmgate", version, about, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Swarm the target with the scenario's users for a fixed time and write the results.
+    Run(RunArgs),
+    /// Check a scenario without sending any load.
+    Validate {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+    },
+    /// Start the embedded demo API on loopback and run the bundled scenario against it.
+    Demo(DemoArgs),
+    /// Serve the embedded demo API (the Market API) on loopback.
+    ServeDemo(ServeDemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The scenario file (TOML).
+    pub scenario: PathBuf,
+    #[command(flatten)]
+    pub overrides: LoadOverrides,
+    /// Override the scenario's host, e.g. http://127.0.0.1:8000.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Allow a target that is not on loopback. Without it swarmgate refuses,
+    /// so that a typo in CI cannot swarm a production server.
+    #[arg(long)]
+    pub allow_remote: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadOverrides {
+    /// Number of concurrent users (overrides [load] users).
+    #[arg(long, short = 'u')]
+    pub users: Option<u64>,
+    /// Users started per second (overrides [load] spawn_rate).
+    #[arg(long, short = 'r')]
+    pub spawn_rate: Option<f64>,
+    /// Run length including ramp-up, e.g. 30s, 2m (overrides [load] duration).
+    #[arg(long, short = 't', value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Directory for stats.csv, stats_history.csv, failures.csv and histograms.json.
+    #[arg(long, default_value = "swarmgate-results")]
+    pub out: PathBuf,
+    /// Print only the final summary: no live progress.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Run length including ramp-up.
+    #[arg(long, short = 't', value_parser = parse_duration, default_value = "15s")]
+    pub duration: Duration,
+    #[command(flatten)]
+    pub faults: FaultArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeDemoArgs {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, short = 'p', default_value_t = 8089)]
+    pub port: u16,
+    #[command(flatten)]
+    pub faults: FaultArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct FaultArgs {
+    /// Latency the demo API adds to every response, e.g. 5ms.
+    #[arg(long, value_parser = parse_duration, default_value = "0ms")]
+    pub inject_latency: Duration,
+    /// A random extra delay between zero and this, e.g. 2ms.
+    #[arg(long, value_parser = parse_duration, default_value = "0ms")]
+    pub inject_jitter: Duration,
+    /// Fraction of requests the demo API answers with a 500, from 0 to 1.
+    #[arg(long, value_parser = parse_fraction, default_value_t = 0.0)]
+    pub inject_error_rate: f64,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    crate::scenario::parse_duration(text)
+}
+
+fn parse_fraction(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(value) if (0.0..=1.0).contains(&value) => Ok(value),
+        _ => Err(format!(
+            "expected a number from 0 to 1, such as 0.05, got `{text}`"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn fraction_outside_unit_interval_is_rejected() {
+        assert!(parse_fraction("0.5").is_ok());
+        assert!(parse_fraction("1.5").unwrap_err().contains("from 0 to 1"));
+    }
+}

@@ -1,0 +1,61 @@
+//! `swarmgate demo` and `swarmgate serve-demo`: the embedded Market API.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::cli::{DemoArgs, FaultArgs, ServeDemoArgs};
+use crate::demo::{DemoServer, Faults, DEMO_EMAIL, DEMO_PASSWORD};
+use crate::scenario::{Overrides, Scenario};
+
+/// The bundled scenario, compiled into the binary so `demo` works anywhere.
+pub const DEMO_SCENARIO: &str = include_str!("../../fixtures/market-api.toml");
+pub const DEMO_SCENARIO_PATH: &str = "fixtures/market-api.toml";
+
+pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let mut scenario = Scenario::parse(Path::new(DEMO_SCENARIO_PATH), DEMO_SCENARIO)?;
+    super::runtime()?.block_on(async {
+        let server = DemoServer::start(
+            SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            faults(&args.faults),
+        )
+        .await?;
+        scenario.apply(&Overrides {
+            host: Some(server.base_url()),
+            duration: Some(args.duration),
+            ..Overrides::default()
+        })?;
+        eprintln!("demo Market API listening on {}", server.base_url());
+        let outcome = super::run::swarm(scenario, &args.output, false).await;
+        server.stop().await;
+        outcome
+    })
+}
+
+pub fn serve(args: ServeDemoArgs) -> anyhow::Result<ExitCode> {
+    super::runtime()?.block_on(async {
+        let server = DemoServer::start(
+            SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)),
+            faults(&args.faults),
+        )
+        .await
+        .map_err(|e| {
+            crate::CouldNotRun(format!("cannot listen on 127.0.0.1:{}: {e}", args.port))
+        })?;
+        println!(
+            "demo Market API on {} (log in as {DEMO_EMAIL} / {DEMO_PASSWORD}); Ctrl-C stops it",
+            server.base_url()
+        );
+        tokio::signal::ctrl_c().await?;
+        server.stop().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn faults(args: &FaultArgs) -> Faults {
+    Faults {
+        latency: args.inject_latency,
+        jitter: args.inject_jitter,
+        error_rate: args.inject_error_rate,
+    }
+}

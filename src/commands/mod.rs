@@ -1,0 +1,40 @@
+//! One function per subcommand: turn parsed flags into a pipeline run.
+
+mod demo;
+mod progress;
+mod run;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+use crate::scenario::Scenario;
+
+pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Validate { scenario } => validate(&scenario),
+        Command::Demo(args) => demo::demo(args),
+        Command::ServeDemo(args) => demo::serve(args),
+    }
+}
+
+fn validate(path: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let scenario = Scenario::load(path)?;
+    let tasks: usize = scenario.users.iter().map(|u| u.tasks.len()).sum();
+    println!(
+        "{}: valid: {} user class(es), {tasks} task(s), {} users at {}/s for {}, against {}",
+        path.display(),
+        scenario.users.len(),
+        scenario.load.users,
+        scenario.load.spawn_rate,
+        humantime::format_duration(scenario.load.duration),
+        scenario.host
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}

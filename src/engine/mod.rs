@@ -1,0 +1,272 @@
+//! The swarm: users started at the spawn rate, run for a fixed time, stopped,
+//! and everything they did recorded.
+
+mod limits;
+pub mod target;
+mod user;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::{Interval, Recorder, Snapshot};
+use crate::scenario::Scenario;
+use user::{Signals, User};
+
+/// Time given to `on_stop` and to tasks that outlive `stop_timeout` before the
+/// run is cut off.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// What a finished run hands on to results, gate and report.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    pub scenario: String,
+    pub host: String,
+    pub users: u64,
+    pub spawn_rate: f64,
+    pub duration: Duration,
+    pub started_at: SystemTime,
+    /// From the first user's start to the end of the swarm; the divisor of
+    /// requests per second.
+    pub elapsed: Duration,
+    pub peak_users: u64,
+    /// Stopped by Ctrl-C before its time was up.
+    pub interrupted: bool,
+    pub stats: Snapshot,
+}
+
+/// One second of the run, as it happens.
+pub struct Tick<'a> {
+    pub now: SystemTime,
+    pub elapsed: Duration,
+    pub users: u64,
+    pub interval: &'a Interval,
+    /// Seconds the interval covers (the last one may be shorter).
+    pub interval_secs: f64,
+}
+
+/// Watches the run: live progress, the streamed history file.
+pub trait Observer {
+    fn notice(&mut self, message: &str);
+    fn tick(&mut self, tick: &Tick) -> anyhow::Result<()>;
+}
+
+/// What every user of a run shares.
+pub(crate) struct Shared {
+    pub scenario: Arc<Scenario>,
+    pub recorder: Recorder,
+    /// The host without a trailing slash; paths start with one.
+    pub base_url: String,
+}
+
+/// Runs the scenario until its duration is up or `interrupt` fires.
+pub async fn run(
+    scenario: Arc<Scenario>,
+    observer: &mut dyn Observer,
+    interrupt: CancellationToken,
+) -> anyhow::Result<RunResult> {
+    if let Some(warning) = limits::raise_open_files(scenario.load.users) {
+        observer.notice(&warning);
+    }
+    let shards = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        * 4;
+    let shared = Arc::new(Shared {
+        base_url: scenario.host.as_str().trim_end_matches('/').to_owned(),
+        recorder: Recorder::new(shards),
+        scenario: scenario.clone(),
+    });
+    let signals = Signals {
+        stopping: CancellationToken::new(),
+        abort: CancellationToken::new(),
+    };
+    let active = Arc::new(AtomicU64::new(0));
+    let started_at = SystemTime::now();
+    let start = Instant::now();
+    let load = scenario.load.clone();
+
+    let spawner = tokio::spawn(spawn_users(
+        shared.clone(),
+        signals.clone(),
+        active.clone(),
+        start,
+    ));
+
+    let deadline = tokio::time::Instant::from_std(start + load.duration);
+    let mut ticker = tokio::time::interval_at(
+        tokio::time::Instant::from_std(start) + Duration::from_secs(1),
+        Duration::from_secs(1),
+    );
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_tick = start;
+    let mut peak_users = 0;
+    let interrupted = loop {
+        tokio::select! {
+            biased;
+            _ = interrupt.cancelled() => break true,
+            _ = tokio::time::sleep_until(deadline) => break false,
+            _ = ticker.tick() => {
+                let users = active.load(Ordering::Relaxed);
+                peak_users = peak_users.max(users);
+                emit_tick(observer, &shared.recorder, start, &mut last_tick, users)?;
+            }
+        }
+    };
+    let elapsed = start.elapsed();
+
+    signals.stopping.cancel();
+    if interrupted || load.stop_timeout.is_zero() {
+        signals.abort.cancel();
+    } else {
+        let abort = signals.abort.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(load.stop_timeout).await;
+            abort.cancel();
+        });
+    }
+    let mut spawner = spawner;
+    if interrupted {
+        // The user asked to stop now: no on_stop, no grace.
+        spawner.abort();
+        let _ = spawner.await;
+    } else {
+        tokio::select! {
+            _ = &mut spawner => {}
+            _ = tokio::time::sleep(load.stop_timeout + SHUTDOWN_GRACE) => {
+                observer.notice("some users did not stop in time; cutting them off");
+                spawner.abort();
+            }
+            _ = interrupt.cancelled() => spawner.abort(),
+        }
+    }
+    emit_tick(observer, &shared.recorder, start, &mut last_tick, 0)?;
+
+    Ok(RunResult {
+        scenario: scenario.name.clone(),
+        host: scenario.host.to_string(),
+        users: load.users,
+        spawn_rate: load.spawn_rate,
+        duration: load.duration,
+        started_at,
+        elapsed,
+        peak_users,
+        interrupted,
+        stats: shared.recorder.snapshot(),
+    })
+}
+
+fn emit_tick(
+    observer: &mut dyn Observer,
+    recorder: &Recorder,
+    start: Instant,
+    last: &mut Instant,
+    users: u64,
+) -> anyhow::Result<()> {
+    let now = Instant::now();
+    let interval = recorder.take_interval();
+    let interval_secs = now.duration_since(*last).as_secs_f64();
+    *last = now;
+    observer.tick(&Tick {
+        now: SystemTime::now(),
+        elapsed: now - start,
+        users,
+        interval: &interval,
+        interval_secs,
+    })
+}
+
+/// Starts users at the spawn rate, assigning classes by weight, then waits for
+/// all of them to finish. Dropping it (abort) drops every user.
+async fn spawn_users(
+    shared: Arc<Shared>,
+    signals: Signals,
+    active: Arc<AtomicU64>,
+    start: Instant,
+) {
+    let load = &shared.scenario.load;
+    let mut users = JoinSet::new();
+    let mut classes =
+        WeightedRoundRobin::new(shared.scenario.users.iter().map(|u| u.weight).collect());
+    for index in 0..load.users {
+        let due = start + Duration::from_secs_f64(index as f64 / load.spawn_rate);
+        tokio::select! {
+            _ = signals.stopping.cancelled() => break,
+            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(due)) => {}
+        }
+        let client = match http_client(load.request_timeout) {
+            Ok(client) => client,
+            Err(_) => break,
+        };
+        let user = User::new(shared.clone(), classes.next(), index, client);
+        let signals = signals.clone();
+        let active = active.clone();
+        active.fetch_add(1, Ordering::Relaxed);
+        users.spawn(async move {
+            user.run(signals).await;
+            active.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+    while users.join_next().await.is_some() {}
+}
+
+/// One session per user, as a Locust user keeps its own: its own keep-alive
+/// connection, no sharing of connections between users.
+fn http_client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .pool_max_idle_per_host(1)
+        .tcp_nodelay(true)
+        .user_agent(concat!("swarmgate/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Deterministic proportional assignment (smooth weighted round-robin): after
+/// any number of users, each class's share is as close to its weight as it can be.
+struct WeightedRoundRobin {
+    weights: Vec<i64>,
+    current: Vec<i64>,
+}
+
+impl WeightedRoundRobin {
+    fn new(weights: Vec<u32>) -> Self {
+        let weights: Vec<i64> = weights.into_iter().map(i64::from).collect();
+        Self {
+            current: vec![0; weights.len()],
+            weights,
+        }
+    }
+
+    fn next(&mut self) -> usize {
+        let total: i64 = self.weights.iter().sum();
+        for (current, weight) in self.current.iter_mut().zip(&self.weights) {
+            *current += weight;
+        }
+        let (best, _) = self
+            .current
+            .iter()
+            .enumerate()
+            .max_by_key(|(i, c)| (**c, std::cmp::Reverse(*i)))
+            .expect("at least one class");
+        self.current[best] -= total;
+        best
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_are_assigned_in_proportion_to_weight() {
+        let mut rr = WeightedRoundRobin::new(vec![3, 1]);
+        let picks: Vec<usize> = (0..8).map(|_| rr.next()).collect();
+        assert_eq!(picks.iter().filter(|&&c| c == 0).count(), 6);
+        assert_eq!(&picks[..4].iter().filter(|&&c| c == 1).count(), &1);
+        let mut single = WeightedRoundRobin::new(vec![5]);
+        assert!((0..10).all(|_| single.next() == 0));
+    }
+}

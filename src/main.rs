@@ -1,0 +1,15 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use swarmgate::cli::Cli;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match swarmgate::commands::dispatch(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            swarmgate::exit_code_for(&error)
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! The scenario: what the users do, loaded from TOML and checked before any
+//! load is sent.
+//!
+//! Loading compiles everything the engine needs per request (templates, JSON
+//! paths, URLs, header names) once, so the engine's hot path only executes.
+
+mod compile;
+mod diagnostic;
+mod raw;
+mod template;
+mod wait;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::HeaderName;
+use reqwest::Method;
+use serde_json_path::JsonPath;
+
+pub use diagnostic::{Diagnostic, ScenarioError};
+pub use template::{JsonNode, JsonTemplate, Templates, Text};
+pub use wait::Wait;
+
+/// A loaded, checked scenario.
+#[derive(Debug)]
+pub struct Scenario {
+    /// The file it came from, for messages and reports.
+    pub path: PathBuf,
+    /// The file name without extension, e.g. `market-api`.
+    pub name: String,
+    pub host: reqwest::Url,
+    pub load: Load,
+    pub users: Vec<UserClass>,
+    /// Global variables: the scenario's `[vars]` and the `env` it reads.
+    pub globals: std::collections::BTreeMap<String, minijinja::Value>,
+    pub templates: Arc<Templates>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Load {
+    pub users: u64,
+    /// Users started per second.
+    pub spawn_rate: f64,
+    /// Run length, ramp-up included (Locust's `-t`).
+    pub duration: Duration,
+    /// How long a running task may go on after the run ends.
+    pub stop_timeout: Duration,
+    pub request_timeout: Duration,
+}
+
+#[derive(Debug)]
+pub struct UserClass {
+    pub name: String,
+    pub weight: u32,
+    pub wait: Wait,
+    pub headers: Vec<(HeaderName, Text)>,
+    pub on_start: Vec<Step>,
+    pub on_stop: Vec<Step>,
+    pub tasks: Vec<Task>,
+}
+
+#[derive(Debug)]
+pub struct Task {
+    pub name: String,
+    pub weight: u32,
+    pub steps: Vec<Step>,
+}
+
+/// One request, possibly repeated over a loop.
+#[derive(Debug)]
+pub struct Step {
+    pub method: Method,
+    pub path: Text,
+    /// The stats row; `None` means the rendered path, as Locust does.
+    pub name: Option<Text>,
+    pub query: Vec<(String, Text)>,
+    pub headers: Vec<(HeaderName, Text)>,
+    pub body: Body,
+    pub captures: Vec<Capture>,
+    pub for_each: Option<Loop>,
+    /// Pause after the step, and between iterations of its loop.
+    pub think: Duration,
+    pub check: Check,
+}
+
+#[derive(Debug)]
+pub enum Body {
+    None,
+    Json(JsonTemplate),
+    Form(Vec<(String, Text)>),
+    Raw(Text),
+}
+
+#[derive(Debug)]
+pub struct Capture {
+    pub variable: String,
+    pub path: JsonPath,
+    pub source: String,
+}
+
+#[derive(Debug)]
+pub struct Loop {
+    pub variable: String,
+    pub values: LoopValues,
+}
+
+#[derive(Debug)]
+pub enum LoopValues {
+    /// Half-open, like Rust's `1..50` and Python's `range(1, 50)`.
+    Range(i64, i64),
+    List(Vec<minijinja::Value>),
+}
+
+impl LoopValues {
+    pub fn len(&self) -> usize {
+        match self {
+            LoopValues::Range(start, end) => (end - start).max(0) as usize,
+            LoopValues::List(values) => values.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(&self, index: usize) -> minijinja::Value {
+        match self {
+            LoopValues::Range(start, _) => minijinja::Value::from(start + index as i64),
+            LoopValues::List(values) => values[index].clone(),
+        }
+    }
+}
+
+/// What turns a response into a failure, beyond a status of 400 or more.
+#[derive(Debug, Default)]
+pub struct Check {
+    /// Accepted statuses; when set, only these pass (a listed 404 is a success).
+    pub status: Option<Vec<u16>>,
+    pub json: Vec<JsonCheck>,
+    pub body_contains: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct JsonCheck {
+    pub path: JsonPath,
+    pub source: String,
+    pub expected: serde_json::Value,
+}
+
+impl Step {
+    pub fn needs_json(&self) -> bool {
+        !self.captures.is_empty() || !self.check.json.is_empty()
+    }
+}
+
+/// What the command line may override in a scenario.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub host: Option<String>,
+    pub users: Option<u64>,
+    pub spawn_rate: Option<f64>,
+    pub duration: Option<Duration>,
+}
+
+/// Bad overrides are flag errors, not scenario errors: they name the flag.
+#[derive(Debug, thiserror::Error)]
+#[error("{flag}: {message}")]
+pub struct FlagError {
+    pub flag: &'static str,
+    pub message: String,
+}
+
+impl Scenario {
+    /// Reads, parses and checks a scenario file.
+    pub fn load(path: &Path) -> anyhow::Result<Scenario> {
+        let source = std::fs::read_to_string(path).map_err(|e| {
+            crate::InvalidInput(format!("cannot read scenario {}: {e}", path.display()))
+        })?;
+        Ok(Self::parse(path, &source)?)
+    }
+
+    pub fn parse(path: &Path, source: &str) -> Result<Scenario, ScenarioError> {
+        compile::compile(path, source, &|name| std::env::var(name).ok())
+    }
+
+    pub fn apply(&mut self, overrides: &Overrides) -> Result<(), FlagError> {
+        if let Some(host) = &overrides.host {
+            self.host = parse_host(host).map_err(|message| FlagError {
+                flag: "--host",
+                message,
+            })?;
+        }
+        if let Some(users) = overrides.users {
+            if users == 0 {
+                return Err(FlagError {
+                    flag: "--users",
+                    message: "must be at least 1".into(),
+                });
+            }
+            self.load.users = users;
+        }
+        if let Some(rate) = overrides.spawn_rate {
+            if !(rate > 0.0 && rate.is_finite()) {
+                return Err(FlagError {
+                    flag: "--spawn-rate",
+                    message: "must be a number above 0".into(),
+                });
+            }
+            self.load.spawn_rate = rate;
+        }
+        if let Some(duration) = overrides.duration {
+            if duration.is_zero() {
+                return Err(FlagError {
+                    flag: "--duration",
+                    message: "must be longer than 0s".into(),
+                });
+            }
+            self.load.duration = duration;
+        }
+        Ok(())
+    }
+
+    /// Every (method, name) row the scenario can produce without rendering,
+    /// in order of appearance; dynamic names are left out.
+    pub fn static_endpoints(&self) -> Vec<(Method, String)> {
+        let mut seen = Vec::new();
+        for user in &self.users {
+            let steps = user
+                .on_start
+                .iter()
+                .chain(user.tasks.iter().flat_map(|t| &t.steps))
+                .chain(&user.on_stop);
+            for step in steps {
+                let name = step.name.as_ref().unwrap_or(&step.path);
+                if name.is_static() && step.query.is_empty() {
+                    let key = (step.method.clone(), name.source().to_owned());
+                    if !seen.contains(&key) {
+                        seen.push(key);
+                    }
+                }
+            }
+        }
+        seen
+    }
+}
+
+/// A host is an http or https URL with no path beyond `/`.
+pub fn parse_host(text: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(text).map_err(|e| {
+        format!("invalid host `{text}` ({e}): expected a URL such as http://127.0.0.1:8000")
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(format!("invalid host `{text}`: expected an http:// or https:// URL such as http://127.0.0.1:8000"));
+    }
+    Ok(url)
+}
+
+/// Durations are written the way humans write them: `30s`, `2m`, `1m30s`,
+/// `250ms`; a bare number means seconds, as in Locust.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let trimmed = text.trim();
+    if let Ok(seconds) = trimmed.parse::<f64>() {
+        if seconds.is_finite() && seconds >= 0.0 {
+            return Ok(Duration::from_secs_f64(seconds));
+        }
+    }
+    humantime::parse_duration(trimmed).map_err(|_| {
+        format!("invalid duration `{text}`: expected a time such as 30s, 2m, 1m30s or 250ms")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_in_human_units_and_bare_seconds() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("0.3"), Ok(Duration::from_millis(300)));
+        assert!(parse_duration("soon").unwrap_err().contains("30s"));
+        assert!(parse_duration("-1").is_err());
+    }
+
+    #[test]
+    fn hosts_must_be_http_urls() {
+        assert!(parse_host("http://127.0.0.1:8089").is_ok());
+        assert!(parse_host("127.0.0.1:8089").is_err());
+        assert!(parse_host("ftp://127.0.0.1")
+            .unwrap_err()
+            .contains("http://"));
+        assert!(parse_host("not a url").is_err());
+    }
+}
