@@ -191,6 +191,14 @@ impl MarketApi {
                     _ => reply_json(StatusCode::NOT_FOUND, &json!({"detail": "Not found."})),
                 }
             }
+            // Plain text on purpose: lets tests see a JSON capture meet a non-JSON body.
+            (&Method::GET, ["health"]) => {
+                let mut response = Response::new(Full::new(Bytes::from_static(b"ok")));
+                response
+                    .headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+                response
+            }
             (_, ["api", "v1", ..]) => reply_json(
                 StatusCode::METHOD_NOT_ALLOWED,
                 &json!({"detail": "Method not allowed."}),

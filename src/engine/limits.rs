@@ -28,7 +28,7 @@ pub fn raise_open_files(users: u64) -> Option<String> {
             }
         }
     }
-    let available = limit.rlim_cur as u64;
+    let available = limit.rlim_cur;
     (available < needed).then(|| {
         format!(
             "{users} users need about {needed} open files, but this process may open only {available} \

@@ -88,6 +88,9 @@ pub async fn run(
     let started_at = SystemTime::now();
     let start = Instant::now();
     let load = scenario.load.clone();
+    let mut last_tick = start;
+    // Locust's history starts with a row at zero users; so does ours.
+    emit_tick(observer, &shared.recorder, start, &mut last_tick, 0)?;
 
     let spawner = tokio::spawn(spawn_users(
         shared.clone(),
@@ -102,7 +105,6 @@ pub async fn run(
         Duration::from_secs(1),
     );
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_tick = start;
     let mut peak_users = 0;
     let interrupted = loop {
         tokio::select! {

@@ -99,7 +99,11 @@ impl EndpointStats {
         self.content_bytes += sample.content_length;
         if let Some(latency) = sample.latency {
             let micros = latency.as_micros().min(u64::MAX as u128) as u64;
-            self.histogram.saturating_record(micros);
+            // `record` grows the auto-resizing histogram; `saturating_record`
+            // alone would clamp to its current, tiny, range.
+            if self.histogram.record(micros).is_err() {
+                self.histogram.saturating_record(micros);
+            }
             self.sum_micros += micros;
             self.min_micros = self.min_micros.min(micros);
             self.max_micros = self.max_micros.max(micros);
@@ -337,6 +341,17 @@ mod tests {
         assert_eq!(snapshot.total.requests, 9);
         assert_eq!(snapshot.errors.len(), 1);
         assert_eq!(snapshot.errors[0].occurrences, 1);
+    }
+
+    #[test]
+    fn histogram_keeps_large_values() {
+        let mut stats = EndpointStats::default();
+        stats.record(&ok(9));
+        stats.record(&ok(12_000));
+        assert_eq!(stats.histogram.value_at_quantile(0.0) / 1000, 9);
+        assert!(stats
+            .histogram
+            .equivalent(stats.histogram.max(), 12_000_000));
     }
 
     #[test]

@@ -1,0 +1,127 @@
+//! Helpers for the end-to-end tests: the embedded demo API on loopback, the
+//! swarmgate binary, and CSV reading.
+#![allow(dead_code)]
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use swarmgate::demo::{DemoServer, Faults};
+
+/// The demo API served from a runtime of its own, so the binary under test
+/// talks to it over real loopback HTTP.
+pub struct DemoApi {
+    runtime: tokio::runtime::Runtime,
+    server: Option<DemoServer>,
+    pub url: String,
+}
+
+impl DemoApi {
+    pub fn start() -> Self {
+        Self::with_faults(Faults::default())
+    }
+
+    pub fn with_latency(latency_ms: u64) -> Self {
+        Self::with_faults(Faults {
+            latency: Duration::from_millis(latency_ms),
+            ..Faults::default()
+        })
+    }
+
+    pub fn with_faults(faults: Faults) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let server = runtime
+            .block_on(DemoServer::start(
+                SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+                faults,
+            ))
+            .unwrap();
+        let url = server.base_url();
+        Self {
+            runtime,
+            server: Some(server),
+            url,
+        }
+    }
+}
+
+impl Drop for DemoApi {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            self.runtime.block_on(server.stop());
+        }
+    }
+}
+
+pub fn swarmgate() -> assert_cmd::Command {
+    assert_cmd::Command::cargo_bin("swarmgate").unwrap()
+}
+
+pub fn repo_file(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+pub fn write_scenario(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+/// A CSV as a header and rows of cells.
+pub struct Table {
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn read(path: &Path) -> Table {
+        let mut reader =
+            csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let header = reader
+            .headers()
+            .unwrap()
+            .iter()
+            .map(str::to_owned)
+            .collect();
+        let rows = reader
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+            .collect();
+        Table { header, rows }
+    }
+
+    pub fn column(&self, name: &str) -> usize {
+        self.header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no column {name}"))
+    }
+
+    /// The row whose Type and Name are these.
+    pub fn row(&self, method: &str, name: &str) -> &Vec<String> {
+        self.rows
+            .iter()
+            .find(|r| r[0] == method && r[1] == name)
+            .unwrap_or_else(|| panic!("no row {method} {name}: {:?}", self.rows))
+    }
+
+    pub fn number(&self, method: &str, name: &str, column: &str) -> f64 {
+        self.row(method, name)[self.column(column)].parse().unwrap()
+    }
+}
+
+pub fn stderr_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+pub fn assert_no_panic(output: &std::process::Output) {
+    let stderr = stderr_of(output);
+    assert!(
+        !stderr.contains("panicked"),
+        "swarmgate panicked:\n{stderr}"
+    );
+}

@@ -1,0 +1,296 @@
+//! End to end: the binary swarms the embedded demo API over loopback HTTP.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{assert_no_panic, repo_file, stderr_of, swarmgate, write_scenario, DemoApi, Table};
+
+#[test]
+fn bundled_scenario_logs_in_groups_ids_and_counts_404s() {
+    let api = DemoApi::with_latency(2);
+    let out = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let output = swarmgate()
+        .args([
+            "run",
+            repo_file("fixtures/market-api.toml").to_str().unwrap(),
+            "--host",
+            &api.url,
+        ])
+        .args([
+            "--users",
+            "20",
+            "--spawn-rate",
+            "20",
+            "--duration",
+            "6s",
+            "--quiet",
+            "--out",
+        ])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert_no_panic(&output);
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    // Duration includes ramp-up; shutdown adds little.
+    assert!(
+        took >= Duration::from_secs(6) && took < Duration::from_secs(9),
+        "took {took:?}"
+    );
+
+    let stats = Table::read(&out.path().join("stats.csv"));
+    let names: Vec<(&str, &str)> = stats
+        .rows
+        .iter()
+        .map(|r| (r[0].as_str(), r[1].as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("POST", "/api/v1/auth/token/"),
+            ("POST", "/api/v1/auth/token/refresh/"),
+            ("GET", "/api/v1/products/"),
+            ("GET", "/api/v1/products/[id]/"),
+            ("GET", "/api/v1/products/comments/"),
+            ("", "Aggregated"),
+        ]
+    );
+    assert_eq!(
+        stats.number("POST", "/api/v1/auth/token/", "Request Count"),
+        20.0,
+        "one login per user"
+    );
+
+    // The captured token is used: nothing is refused, and only unknown ids fail.
+    let failures = Table::read(&out.path().join("failures.csv"));
+    assert_eq!(failures.rows.len(), 1, "{:?}", failures.rows);
+    assert_eq!(
+        failures.rows[0][..3],
+        ["GET", "/api/v1/products/[id]/", "HTTP 404 Not Found"]
+    );
+    for name in ["/api/v1/products/", "/api/v1/products/comments/"] {
+        assert_eq!(stats.number("GET", name, "Failure Count"), 0.0);
+    }
+    // Ids 41..49 of 1..49 are 404s; a loop cut off by the end of the run lowers the share.
+    let requests = stats.number("GET", "/api/v1/products/[id]/", "Request Count");
+    let failed = stats.number("GET", "/api/v1/products/[id]/", "Failure Count");
+    let share = failed / requests;
+    assert!(
+        requests > 500.0 && (0.15..=9.0 / 49.0 + 0.001).contains(&share),
+        "{failed}/{requests}"
+    );
+}
+
+#[test]
+fn task_weights_hold() {
+    let api = DemoApi::start();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(
+        dir.path(),
+        "weights.toml",
+        &format!(
+            r#"
+host = "{}"
+[load]
+users = 4
+duration = "2s"
+[[user]]
+  [[user.task]]
+  weight = 1
+    [[user.task.step]]
+    get = "/health"
+    name = "light"
+  [[user.task]]
+  weight = 3
+    [[user.task.step]]
+    get = "/health"
+    name = "heavy"
+"#,
+            api.url
+        ),
+    );
+    let output = swarmgate()
+        .arg("run")
+        .arg(&scenario)
+        .args(["-q", "--out"])
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let stats = Table::read(&dir.path().join("out/stats.csv"));
+    let light = stats.number("GET", "light", "Request Count");
+    let heavy = stats.number("GET", "heavy", "Request Count");
+    let share = heavy / (light + heavy);
+    assert!(
+        light + heavy > 2000.0,
+        "too few tasks to judge: {light} + {heavy}"
+    );
+    assert!(
+        (0.72..=0.78).contains(&share),
+        "weight 3 of 4 got {share:.3} of tasks"
+    );
+}
+
+#[test]
+fn waits_and_spawn_rate_hold() {
+    let api = DemoApi::start();
+    let dir = tempfile::tempdir().unwrap();
+    // Eight users at two a second: the last starts at 3.5 s of 5 s.
+    let scenario = write_scenario(
+        dir.path(),
+        "waits.toml",
+        &format!(
+            r#"
+host = "{}"
+[load]
+users = 8
+spawn_rate = 2
+duration = "5s"
+[[user]]
+name = "steady"
+wait = "constant(0.25)"
+  [[user.task]]
+    [[user.task.step]]
+    get = "/health"
+    name = "constant"
+[[user]]
+name = "random"
+wait = "between(0.15, 0.35)"
+  [[user.task]]
+    [[user.task.step]]
+    get = "/health"
+    name = "between"
+"#,
+            api.url
+        ),
+    );
+    let output = swarmgate()
+        .arg("run")
+        .arg(&scenario)
+        .args(["-q", "--out"])
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+
+    // Users start at 0, 0.5, …, 3.5 s and alternate classes; each class's users
+    // run for 5+4+3+2 = 14 user-seconds (steady) or 12 (random, started later),
+    // one task every 0.25 s on average plus one at the start.
+    let stats = Table::read(&dir.path().join("out/stats.csv"));
+    let steady = stats.number("GET", "constant", "Request Count");
+    let random = stats.number("GET", "between", "Request Count");
+    let expected_steady = (5.0 + 4.0 + 3.0 + 2.0) / 0.25 + 4.0;
+    let expected_random = (4.5 + 3.5 + 2.5 + 1.5) / 0.25 + 4.0;
+    assert!(
+        (steady - expected_steady).abs() <= expected_steady * 0.1,
+        "constant(0.25): {steady} vs {expected_steady}"
+    );
+    assert!(
+        (random - expected_random).abs() <= expected_random * 0.2,
+        "between(0.15, 0.35): {random} vs {expected_random}"
+    );
+
+    // The history shows the ramp: two users a second until all eight run.
+    let history = Table::read(&dir.path().join("out/stats_history.csv"));
+    let users: Vec<u64> = history.rows.iter().map(|r| r[1].parse().unwrap()).collect();
+    assert_eq!(users[0], 0, "first row is at zero users: {users:?}");
+    assert!((2..=3).contains(&users[1]), "after 1 s: {users:?}");
+    assert!((6..=7).contains(&users[3]), "after 3 s: {users:?}");
+    assert_eq!(users[4], 8, "after 4 s: {users:?}");
+}
+
+#[test]
+fn failed_captures_are_recorded_not_fatal() {
+    let api = DemoApi::start();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(
+        dir.path(),
+        "captures.toml",
+        &format!(
+            r#"
+host = "{}"
+vars = {{ email = "demo@example.com", password = "demo-password" }}
+[load]
+users = 2
+duration = "1s"
+[[user]]
+wait = "constant(0.1)"
+  [[user.task]]
+    [[user.task.step]]
+    post = "/api/v1/auth/token/"
+    json = {{ email = "{{{{ email }}}}", password = "{{{{ password }}}}" }}
+    capture = {{ token = "$.no_such_field" }}
+    [[user.task.step]]
+    get = "/health"
+    capture = {{ status = "$.status" }}
+    [[user.task.step]]
+    get = "/api/v1/products/1/"
+    check = {{ status = 401 }}
+"#,
+            api.url
+        ),
+    );
+    let output = swarmgate()
+        .arg("run")
+        .arg(&scenario)
+        .args(["-q", "--out"])
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    assert_no_panic(&output);
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let failures = Table::read(&dir.path().join("out/failures.csv"));
+    let messages: Vec<&str> = failures.rows.iter().map(|r| r[2].as_str()).collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("capture token: $.no_such_field matched nothing")),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("response is not JSON")),
+        "{messages:?}"
+    );
+    // An expected 401 (no token was sent) is a success.
+    let stats = Table::read(&dir.path().join("out/stats.csv"));
+    assert_eq!(
+        stats.number("GET", "/api/v1/products/1/", "Failure Count"),
+        0.0
+    );
+}
+
+#[test]
+fn ctrl_c_writes_results_and_exits_3() {
+    let api = DemoApi::start();
+    let dir = tempfile::tempdir().unwrap();
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("swarmgate"))
+        .args([
+            "run",
+            repo_file("fixtures/market-api.toml").to_str().unwrap(),
+            "--host",
+            &api.url,
+            "-q",
+            "--out",
+        ])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let started = Instant::now();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "stopping took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(output.status.code(), Some(3), "{}", stderr_of(&output));
+    assert!(stderr_of(&output).contains("interrupted"));
+    let stats = Table::read(&dir.path().join("stats.csv"));
+    assert!(stats.number("", "Aggregated", "Request Count") > 0.0);
+}
