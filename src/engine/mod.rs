@@ -60,6 +60,8 @@ pub(crate) struct Shared {
     pub recorder: Recorder,
     /// The host without a trailing slash; paths start with one.
     pub base_url: String,
+    /// The full URL of each step whose path is fixed, parsed once.
+    pub fixed_urls: Vec<Option<reqwest::Url>>,
 }
 
 /// Runs the scenario until its duration is up or `interrupt` fires.
@@ -77,6 +79,7 @@ pub async fn run(
         * 4;
     let shared = Arc::new(Shared {
         base_url: scenario.host.as_str().trim_end_matches('/').to_owned(),
+        fixed_urls: fixed_urls(&scenario),
         recorder: Recorder::new(shards),
         scenario: scenario.clone(),
     });
@@ -161,6 +164,17 @@ pub async fn run(
     })
 }
 
+fn fixed_urls(scenario: &Scenario) -> Vec<Option<reqwest::Url>> {
+    let base = scenario.host.as_str().trim_end_matches('/');
+    let mut urls = vec![None; scenario.steps().count()];
+    for step in scenario.steps() {
+        if let crate::scenario::Text::Static(path) = &step.path {
+            urls[step.id] = reqwest::Url::parse(&format!("{base}{path}")).ok();
+        }
+    }
+    urls
+}
+
 fn emit_tick(
     observer: &mut dyn Observer,
     recorder: &Recorder,
@@ -222,6 +236,10 @@ fn http_client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
         .timeout(timeout)
         .pool_max_idle_per_host(1)
         .tcp_nodelay(true)
+        // The target is named in the scenario; an HTTP_PROXY in the
+        // environment must not reroute the load (and per-request proxy
+        // matching costs measurable CPU).
+        .no_proxy()
         .user_agent(concat!("swarmgate/", env!("CARGO_PKG_VERSION")))
         .build()
 }

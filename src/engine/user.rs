@@ -127,15 +127,18 @@ impl User {
         let templates = &shared.scenario.templates;
         let rendered = (|| -> Result<Prepared, String> {
             let path = step.path.render(templates, &context)?;
+            let url = match &shared.fixed_urls[step.id] {
+                Some(url) => url.clone(),
+                None => reqwest::Url::parse(&format!("{}{path}", shared.base_url))
+                    .map_err(|e| format!("invalid URL for path `{path}`: {e}"))?,
+            };
             let query: Vec<(&str, String)> = step
                 .query
                 .iter()
                 .map(|(k, v)| Ok((k.as_str(), v.render(templates, &context)?.into_owned())))
                 .collect::<Result<_, String>>()?;
             let name = endpoint_name(step, &path, &query, templates, &context)?;
-            let mut request = self
-                .client
-                .request(step.method.clone(), format!("{}{path}", shared.base_url));
+            let mut request = self.client.request(step.method.clone(), url);
             if !query.is_empty() {
                 request = request.query(&query);
             }

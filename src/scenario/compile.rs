@@ -41,6 +41,7 @@ pub fn compile(
         templates: Templates::default(),
         env,
         env_values: BTreeMap::new(),
+        steps: 0,
     };
 
     let host = match &raw.host {
@@ -115,6 +116,7 @@ struct Compiler<'a> {
     templates: Templates,
     env: &'a dyn Fn(&str) -> Option<String>,
     env_values: BTreeMap<String, String>,
+    steps: usize,
 }
 
 /// What a template may read in one place.
@@ -389,7 +391,9 @@ impl Compiler<'_> {
             .as_ref()
             .map(|c| self.check_spec(c))
             .unwrap_or_default();
+        self.steps += 1;
         Step {
+            id: self.steps - 1,
             method,
             path,
             name,

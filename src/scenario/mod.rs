@@ -70,6 +70,9 @@ pub struct Task {
 /// One request, possibly repeated over a loop.
 #[derive(Debug)]
 pub struct Step {
+    /// Unique in the scenario, counting from 0: lets a run keep per-step
+    /// data (such as the parsed URL of a fixed path) in a plain vector.
+    pub id: usize,
     pub method: Method,
     pub path: Text,
     /// The stats row; `None` means the rendered path, as Locust does.
@@ -221,27 +224,13 @@ impl Scenario {
         Ok(())
     }
 
-    /// Every (method, name) row the scenario can produce without rendering,
-    /// in order of appearance; dynamic names are left out.
-    pub fn static_endpoints(&self) -> Vec<(Method, String)> {
-        let mut seen = Vec::new();
-        for user in &self.users {
-            let steps = user
-                .on_start
+    pub fn steps(&self) -> impl Iterator<Item = &Step> {
+        self.users.iter().flat_map(|u| {
+            u.on_start
                 .iter()
-                .chain(user.tasks.iter().flat_map(|t| &t.steps))
-                .chain(&user.on_stop);
-            for step in steps {
-                let name = step.name.as_ref().unwrap_or(&step.path);
-                if name.is_static() && step.query.is_empty() {
-                    let key = (step.method.clone(), name.source().to_owned());
-                    if !seen.contains(&key) {
-                        seen.push(key);
-                    }
-                }
-            }
-        }
-        seen
+                .chain(u.tasks.iter().flat_map(|t| &t.steps))
+                .chain(&u.on_stop)
+        })
     }
 }
 

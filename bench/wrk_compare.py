@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""swarmgate against wrk, side by side, on the same local nginx.
+
+Each load tool is pinned to core 0 and nginx to core 1, so each tool has one
+core. Both run 50 connections/users with no wait for the same time. The figure
+that matters is requests per CPU-second of the load tool itself (user + system
+time from getrusage), since absolute throughput on a shared machine is noise.
+swarmgate records its full per-endpoint histograms and timeline as always.
+
+Then swarmgate runs for a short and a long duration to show that its peak
+memory does not grow with run length.
+
+Needs: nginx and wrk (apt-get install -y nginx wrk), a release build
+(cargo build --release). Usage: bench/wrk_compare.py [--seconds 10] [--long 60]
+"""
+
+import argparse
+import os
+import re
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SWARMGATE = os.path.join(ROOT, "target", "release", "swarmgate")
+USERS = 50
+
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log;
+events {{ worker_connections 8192; }}
+http {{
+    access_log off;
+    keepalive_requests 100000000;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        default_type application/json;
+        location / {{ return 200 '{{"id": 1, "name": "Product 1", "price": "8.37"}}'; }}
+    }}
+}}
+"""
+
+SCENARIO = """
+host = "http://127.0.0.1:{port}"
+[load]
+users = {users}
+spawn_rate = 100000
+duration = "{seconds}s"
+[[user]]
+  [[user.task]]
+    [[user.task.step]]
+    get = "/api/v1/products/1/"
+    name = "/api/v1/products/[id]/"
+"""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_isolated(command):
+    """Measures a command from a fresh child interpreter so peak RSS is its own."""
+    code = (
+        "import json,resource,subprocess,sys,time;"
+        "t=time.monotonic();r=subprocess.run(sys.argv[1:],capture_output=True,text=True);w=time.monotonic()-t;"
+        "u=resource.getrusage(resource.RUSAGE_CHILDREN);"
+        "print(json.dumps([r.returncode,r.stdout,r.stderr,u.ru_utime+u.ru_stime,u.ru_maxrss/1024,w]))"
+    )
+    import json
+
+    out = subprocess.run([sys.executable, "-c", code, *command], capture_output=True, text=True, check=True).stdout
+    rc, stdout, stderr, cpu, rss, wall = json.loads(out)
+    if rc != 0:
+        sys.exit(f"{command} failed ({rc}):\n{stderr}")
+    return stdout, cpu, rss, wall
+
+
+def wrk(port, seconds):
+    out, cpu, rss, wall = run_isolated(
+        ["taskset", "-c", "0", "wrk", "-t1", f"-c{USERS}", f"-d{seconds}s", f"http://127.0.0.1:{port}/api/v1/products/1/"]
+    )
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    return requests, cpu, rss
+
+
+def swarmgate(port, seconds, workdir):
+    scenario = os.path.join(workdir, f"bench-{seconds}.toml")
+    with open(scenario, "w") as f:
+        f.write(SCENARIO.format(port=port, users=USERS, seconds=seconds))
+    out_dir = os.path.join(workdir, f"results-{seconds}")
+    _, cpu, rss, _ = run_isolated(["taskset", "-c", "0", SWARMGATE, "run", scenario, "--quiet", "--out", out_dir])
+    with open(os.path.join(out_dir, "stats.csv")) as f:
+        aggregated = f.read().strip().splitlines()[-1].split(",")
+    return int(aggregated[2]), cpu, rss
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the median ratio is reported")
+    parser.add_argument("--long", type=int, default=60, help="the long run for the memory check (0 skips it)")
+    args = parser.parse_args()
+    for tool in ("nginx", "wrk", "taskset"):
+        if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
+            sys.exit(f"{tool} is missing: apt-get install -y nginx wrk util-linux")
+    if not os.path.exists(SWARMGATE):
+        sys.exit("build first: cargo build --release")
+
+    with tempfile.TemporaryDirectory() as workdir:
+        port = free_port()
+        conf = os.path.join(workdir, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(NGINX_CONF.format(dir=workdir, port=port))
+        nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
+        nginx = subprocess.Popen(["taskset", "-c", "1", nginx_bin, "-c", conf, "-p", workdir], stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(50):
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            print(f"target: nginx on core 1; load tools on core 0; {USERS} connections, no wait, {args.seconds}s each")
+            print(f"{'round':<6} {'tool':<10} {'requests':>10} {'cpu s':>8} {'req/cpu-s':>11} {'peak MiB':>9}")
+            ratios = []
+            for round_number in range(1, args.rounds + 1):
+                wrk_requests, wrk_cpu, wrk_rss = wrk(port, args.seconds)
+                sg_requests, sg_cpu, sg_rss = swarmgate(port, args.seconds, workdir)
+                wrk_rate = wrk_requests / wrk_cpu
+                sg_rate = sg_requests / sg_cpu
+                ratios.append(sg_rate / wrk_rate)
+                print(f"{round_number:<6} {'wrk':<10} {wrk_requests:>10} {wrk_cpu:>8.2f} {wrk_rate:>11.0f} {wrk_rss:>9.1f}")
+                print(f"{round_number:<6} {'swarmgate':<10} {sg_requests:>10} {sg_cpu:>8.2f} {sg_rate:>11.0f} {sg_rss:>9.1f}")
+            ratios.sort()
+            listed = ", ".join(f"{r:.2f}" for r in ratios)
+            print(f"ratio swarmgate/wrk, requests per CPU-second: median {ratios[len(ratios) // 2]:.2f} (rounds: {listed})")
+            if args.long:
+                _, _, long_rss = swarmgate(port, args.long, workdir)
+                print(f"swarmgate peak memory: {sg_rss:.1f} MiB after {args.seconds}s, {long_rss:.1f} MiB after {args.long}s")
+        finally:
+            nginx.terminate()
+            nginx.wait()
+
+
+if __name__ == "__main__":
+    main()
