@@ -17,7 +17,6 @@ Needs: nginx and wrk (apt-get install -y nginx wrk), a release build
 import argparse
 import os
 import re
-import resource
 import shutil
 import socket
 import subprocess
@@ -71,26 +70,43 @@ def free_port():
         return s.getsockname()[1]
 
 
-def run_isolated(command):
-    """Measures a command from a fresh child interpreter so peak RSS is its own."""
-    code = (
-        "import json,resource,subprocess,sys,time;"
-        "t=time.monotonic();r=subprocess.run(sys.argv[1:],capture_output=True,text=True);w=time.monotonic()-t;"
-        "u=resource.getrusage(resource.RUSAGE_CHILDREN);"
-        "print(json.dumps([r.returncode,r.stdout,r.stderr,u.ru_utime+u.ru_stime,u.ru_maxrss/1024,w]))"
-    )
-    import json
+def run_isolated(command, workdir):
+    """Runs a command; returns (stdout, CPU seconds, peak RSS in MiB) of that
+    process alone. wait4 reports exactly that child's CPU time. Its ru_maxrss
+    would include this interpreter's memory (Linux carries the high-water mark
+    across exec), so peak RSS is read from /proc while the process runs."""
+    out_path = os.path.join(workdir, "stdout.txt")
+    err_path = os.path.join(workdir, "stderr.txt")
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 1, out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
+        (os.POSIX_SPAWN_OPEN, 2, err_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
+    ]
+    pid = os.posix_spawnp(command[0], command, os.environ, file_actions=actions)
+    peak_kib = 0
+    while True:
+        finished, status, usage = os.wait4(pid, os.WNOHANG)
+        if finished:
+            break
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                hwm = re.search(r"VmHWM:\s+(\d+) kB", f.read())
+            if hwm:
+                peak_kib = max(peak_kib, int(hwm.group(1)))
+        except OSError:
+            pass
+        time.sleep(0.2)
+    with open(out_path) as f:
+        stdout = f.read()
+    if os.waitstatus_to_exitcode(status) != 0:
+        with open(err_path) as f:
+            sys.exit(f"{command} failed:\n{f.read()}")
+    return stdout, usage.ru_utime + usage.ru_stime, peak_kib / 1024
 
-    out = subprocess.run([sys.executable, "-c", code, *command], capture_output=True, text=True, check=True).stdout
-    rc, stdout, stderr, cpu, rss, wall = json.loads(out)
-    if rc != 0:
-        sys.exit(f"{command} failed ({rc}):\n{stderr}")
-    return stdout, cpu, rss, wall
 
-
-def wrk(port, seconds):
-    out, cpu, rss, wall = run_isolated(
-        ["taskset", "-c", "0", "wrk", "-t1", f"-c{USERS}", f"-d{seconds}s", f"http://127.0.0.1:{port}/api/v1/products/1/"]
+def wrk(port, seconds, workdir):
+    out, cpu, rss = run_isolated(
+        ["taskset", "-c", "0", "wrk", "-t1", f"-c{USERS}", f"-d{seconds}s", f"http://127.0.0.1:{port}/api/v1/products/1/"],
+        workdir,
     )
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     return requests, cpu, rss
@@ -101,7 +117,7 @@ def swarmgate(port, seconds, workdir):
     with open(scenario, "w") as f:
         f.write(SCENARIO.format(port=port, users=USERS, seconds=seconds))
     out_dir = os.path.join(workdir, f"results-{seconds}")
-    _, cpu, rss, _ = run_isolated(["taskset", "-c", "0", SWARMGATE, "run", scenario, "--quiet", "--out", out_dir])
+    _, cpu, rss = run_isolated(["taskset", "-c", "0", SWARMGATE, "run", scenario, "--quiet", "--out", out_dir], workdir)
     with open(os.path.join(out_dir, "stats.csv")) as f:
         aggregated = f.read().strip().splitlines()[-1].split(",")
     return int(aggregated[2]), cpu, rss
@@ -137,7 +153,7 @@ def main():
             print(f"{'round':<6} {'tool':<10} {'requests':>10} {'cpu s':>8} {'req/cpu-s':>11} {'peak MiB':>9}")
             ratios = []
             for round_number in range(1, args.rounds + 1):
-                wrk_requests, wrk_cpu, wrk_rss = wrk(port, args.seconds)
+                wrk_requests, wrk_cpu, wrk_rss = wrk(port, args.seconds, workdir)
                 sg_requests, sg_cpu, sg_rss = swarmgate(port, args.seconds, workdir)
                 wrk_rate = wrk_requests / wrk_cpu
                 sg_rate = sg_requests / sg_cpu
