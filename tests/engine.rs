@@ -294,3 +294,54 @@ fn ctrl_c_writes_results_and_exits_3() {
     let stats = Table::read(&dir.path().join("stats.csv"));
     assert!(stats.number("", "Aggregated", "Request Count") > 0.0);
 }
+
+#[test]
+fn slow_responses_time_out_as_failures() {
+    let api = DemoApi::with_latency(1500);
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(
+        dir.path(),
+        "timeout.toml",
+        &format!(
+            r#"
+host = "{}"
+[load]
+users = 2
+duration = "1s"
+request_timeout = "200ms"
+[[user]]
+  [[user.task]]
+    [[user.task.step]]
+    get = "/health"
+"#,
+            api.url
+        ),
+    );
+    let started = Instant::now();
+    let output = swarmgate()
+        .arg("run")
+        .arg(&scenario)
+        .args(["-q", "--out"])
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "took {:?}",
+        started.elapsed()
+    );
+    let stats = Table::read(&dir.path().join("out/stats.csv"));
+    let requests = stats.number("GET", "/health", "Request Count");
+    // Two users (the second starts at 0.5 s) each time out every 200 ms; the
+    // requests in flight at the end are not counted.
+    assert!(
+        requests >= 5.0 && requests == stats.number("GET", "/health", "Failure Count"),
+        "{requests}"
+    );
+    // Timed-out requests are timed at the timeout.
+    let max = stats.number("GET", "/health", "Max Response Time");
+    assert!((200.0..400.0).contains(&max), "max {max} ms");
+    let failures = Table::read(&dir.path().join("out/failures.csv"));
+    assert_eq!(failures.rows[0][2], "request timed out");
+}

@@ -33,6 +33,9 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn serve(args: ServeDemoArgs) -> anyhow::Result<ExitCode> {
+    // Every connection is a descriptor: raise the limit as far as allowed so
+    // the server holds thousands; beyond that, accept() backs off.
+    let _ = crate::engine::limits::raise_open_files(0);
     super::runtime()?.block_on(async {
         let server = DemoServer::start(
             SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)),

@@ -1,7 +1,7 @@
 //! The swarm: users started at the spawn rate, run for a fixed time, stopped,
 //! and everything they did recorded.
 
-mod limits;
+pub mod limits;
 pub mod target;
 mod user;
 
@@ -213,7 +213,7 @@ async fn spawn_users(
             _ = signals.stopping.cancelled() => break,
             _ = tokio::time::sleep_until(tokio::time::Instant::from_std(due)) => {}
         }
-        let client = match http_client(load.request_timeout) {
+        let client = match http_client() {
             Ok(client) => client,
             Err(_) => break,
         };
@@ -231,9 +231,8 @@ async fn spawn_users(
 
 /// One session per user, as a Locust user keeps its own: its own keep-alive
 /// connection, no sharing of connections between users.
-fn http_client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
+fn http_client() -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
-        .timeout(timeout)
         .pool_max_idle_per_host(1)
         .tcp_nodelay(true)
         // The target is named in the scenario; an HTTP_PROXY in the

@@ -2,6 +2,7 @@
 //! picks weighted tasks and waits between them.
 
 use std::collections::BTreeMap;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,6 +35,7 @@ pub struct User {
     context: Value,
     /// The user class's default headers, rendered for the current context.
     headers: HeaderMap,
+    timeout: Pin<Box<tokio::time::Sleep>>,
 }
 
 impl User {
@@ -48,6 +50,7 @@ impl User {
             vars: BTreeMap::new(),
             context: Value::UNDEFINED,
             headers: HeaderMap::new(),
+            timeout: Box::pin(tokio::time::sleep(Duration::ZERO)),
         };
         user.refresh_context();
         user
@@ -192,15 +195,27 @@ impl User {
         };
 
         let started = Instant::now();
-        let outcome = match request.send().await {
-            Ok(response) => {
-                let status = response.status();
-                match response.bytes().await {
-                    Ok(body) => Ok((status, body)),
-                    Err(error) => Err(describe_transport_error(&error)),
-                }
-            }
-            Err(error) => Err(describe_transport_error(&error)),
+        let exchange = async {
+            let response = request
+                .send()
+                .await
+                .map_err(|e| describe_transport_error(&e))?;
+            let status = response.status();
+            let body = response
+                .bytes()
+                .await
+                .map_err(|e| describe_transport_error(&e))?;
+            Ok((status, body))
+        };
+        // One timer per user, re-armed per request: cheaper than a fresh
+        // timer for every request, which is what the client's own timeout does.
+        self.timeout
+            .as_mut()
+            .reset(tokio::time::Instant::from_std(started) + shared.scenario.load.request_timeout);
+        let outcome: Result<_, String> = tokio::select! {
+            biased;
+            outcome = exchange => outcome,
+            _ = self.timeout.as_mut() => Err("request timed out".into()),
         };
         let latency = started.elapsed();
 

@@ -163,3 +163,57 @@ impl RunInfo {
         Duration::from_secs_f64(self.elapsed_secs)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::{Recorder, Sample};
+    use reqwest::Method;
+    use std::time::SystemTime;
+
+    #[test]
+    fn histograms_read_back_exactly() {
+        let recorder = Recorder::new(2);
+        let key = EndpointKey::new(Method::GET, "/products/[id]/");
+        for micros in [150, 2_500, 17_000, 1_250_000] {
+            let sample = Sample {
+                latency: Some(Duration::from_micros(micros)),
+                content_length: 70,
+                failure: None,
+            };
+            recorder.record(micros as usize, &key, sample);
+        }
+        let run = RunResult {
+            scenario: "s".into(),
+            host: "http://127.0.0.1:1/".into(),
+            users: 3,
+            spawn_rate: 1.5,
+            duration: Duration::from_secs(10),
+            started_at: SystemTime::now(),
+            elapsed: Duration::from_millis(10_020),
+            peak_users: 3,
+            interrupted: false,
+            stats: recorder.snapshot(),
+        };
+        let bytes = HistogramsJson.render(&run).unwrap();
+        let (info, snapshot) = read(&bytes).unwrap();
+        assert_eq!(
+            (info.users, info.elapsed()),
+            (3, Duration::from_millis(10_020))
+        );
+        let original = &run.stats.endpoints[&key];
+        let restored = &snapshot.endpoints[&key];
+        assert_eq!(restored.histogram, original.histogram);
+        assert_eq!(
+            (restored.requests, restored.sum_micros, restored.max_micros),
+            (4, original.sum_micros, 1_250_000)
+        );
+        assert_eq!(snapshot.total.histogram, run.stats.total.histogram);
+    }
+
+    #[test]
+    fn foreign_json_is_rejected() {
+        assert!(read(b"{}").is_err());
+        assert!(read(b"not json").is_err());
+    }
+}
