@@ -345,3 +345,69 @@ request_timeout = "200ms"
     let failures = Table::read(&dir.path().join("out/failures.csv"));
     assert_eq!(failures.rows[0][2], "request timed out");
 }
+
+#[test]
+fn forms_queries_and_redirects_work_like_a_requests_session() {
+    let api = DemoApi::start();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(
+        dir.path(),
+        "session.toml",
+        &format!(
+            r#"
+host = "{}"
+[load]
+users = 1
+duration = "1s"
+[[user]]
+wait = "constant(0.2)"
+headers = {{ Authorization = "Bearer {{{{ token }}}}" }}
+  [[user.on_start]]
+  post = "/api/v1/auth/token/"
+  form = {{ email = "demo@example.com", password = "demo-password" }}
+  capture = {{ token = "$.access" }}
+  [[user.task]]
+    # Redirected to /api/v1/products/ (301), which is then fetched.
+    [[user.task.step]]
+    get = "/api/v1/products"
+    [[user.task.step]]
+    get = "/api/v1/products/"
+    query = {{ page = 2, search = "a b" }}
+"#,
+            api.url
+        ),
+    );
+    let output = swarmgate()
+        .arg("run")
+        .arg(&scenario)
+        .args(["-q", "--out"])
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let stats = Table::read(&dir.path().join("out/stats.csv"));
+    assert_eq!(
+        stats.number("POST", "/api/v1/auth/token/", "Failure Count"),
+        0.0,
+        "form login"
+    );
+    let redirected = stats.row("GET", "/api/v1/products");
+    assert_eq!(
+        redirected[3], "0",
+        "followed the redirect with the token: {redirected:?}"
+    );
+    assert_eq!(
+        stats.number("GET", "/api/v1/products", "Average Content Size"),
+        3294.0,
+        "the list, not the 301 body"
+    );
+    // Without a name, the row is the path with its query, as Locust names it.
+    assert_eq!(
+        stats.number(
+            "GET",
+            "/api/v1/products/?page=2&search=a+b",
+            "Failure Count"
+        ),
+        0.0
+    );
+}

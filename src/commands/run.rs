@@ -57,7 +57,7 @@ pub async fn swarm(
             humantime::format_duration(scenario.load.duration)
         );
     }
-    let run = engine::run(Arc::new(scenario), &mut observer, interrupt).await?;
+    let run = engine::run(Arc::new(scenario), addresses, &mut observer, interrupt).await?;
     observer.finish();
     results.write(&run)?;
     print!("{}", terminal::render(&run, terminal::name_width()));

@@ -166,6 +166,17 @@ impl MarketApi {
             );
         }
         let path = req.uri().path().to_owned();
+        // Like Django's APPEND_SLASH: the API's paths end in a slash.
+        if path.starts_with("/api/") && !path.ends_with('/') {
+            let mut response =
+                reply_json(StatusCode::MOVED_PERMANENTLY, &json!({"detail": "Moved."}));
+            let location =
+                HeaderValue::from_str(&format!("{path}/")).expect("a path is a valid header");
+            response
+                .headers_mut()
+                .insert(hyper::header::LOCATION, location);
+            return response;
+        }
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         match (req.method(), segments.as_slice()) {
             (&Method::POST, ["api", "v1", "auth", "token"]) => self.obtain_token(req).await,
@@ -289,12 +300,24 @@ fn product(id: u64) -> serde_json::Value {
     })
 }
 
+/// A JSON object, or a urlencoded form read as one, as Django REST framework accepts both.
 async fn json_body(req: Request<Incoming>) -> Option<serde_json::Value> {
+    let is_form = req.headers().get(CONTENT_TYPE).is_some_and(|t| {
+        t.as_bytes()
+            .starts_with(b"application/x-www-form-urlencoded")
+    });
     let bytes = Limited::new(req.into_body(), MAX_BODY_BYTES)
         .collect()
         .await
         .ok()?
         .to_bytes();
+    if is_form {
+        let fields: serde_json::Map<String, serde_json::Value> =
+            url::form_urlencoded::parse(&bytes)
+                .map(|(k, v)| (k.into_owned(), serde_json::Value::String(v.into_owned())))
+                .collect();
+        return Some(serde_json::Value::Object(fields));
+    }
     serde_json::from_slice::<serde_json::Value>(&bytes)
         .ok()
         .filter(|v| v.is_object())

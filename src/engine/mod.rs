@@ -1,14 +1,17 @@
 //! The swarm: users started at the spawn rate, run for a fixed time, stopped,
 //! and everything they did recorded.
 
+pub mod http;
 pub mod limits;
 pub mod target;
 mod user;
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use hyper::header::{HeaderMap, HeaderValue, ACCEPT, HOST, USER_AGENT};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -58,15 +61,18 @@ pub trait Observer {
 pub(crate) struct Shared {
     pub scenario: Arc<Scenario>,
     pub recorder: Recorder,
-    /// The host without a trailing slash; paths start with one.
-    pub base_url: String,
-    /// The full URL of each step whose path is fixed, parsed once.
-    pub fixed_urls: Vec<Option<reqwest::Url>>,
+    pub target: Arc<http::Target>,
+    /// The request target of each step whose path is fixed, parsed once.
+    pub fixed_uris: Vec<Option<hyper::Uri>>,
+    /// Host, User-Agent and Accept: the same on every request of the run.
+    pub base_headers: HeaderMap,
 }
 
-/// Runs the scenario until its duration is up or `interrupt` fires.
+/// Runs the scenario against `addresses` (its host, resolved and checked)
+/// until its duration is up or `interrupt` fires.
 pub async fn run(
     scenario: Arc<Scenario>,
+    addresses: Vec<SocketAddr>,
     observer: &mut dyn Observer,
     interrupt: CancellationToken,
 ) -> anyhow::Result<RunResult> {
@@ -78,8 +84,9 @@ pub async fn run(
         .unwrap_or(1)
         * 4;
     let shared = Arc::new(Shared {
-        base_url: scenario.host.as_str().trim_end_matches('/').to_owned(),
-        fixed_urls: fixed_urls(&scenario),
+        target: http::Target::new(&scenario.host, addresses)?,
+        fixed_uris: fixed_uris(&scenario),
+        base_headers: base_headers(&scenario.host)?,
         recorder: Recorder::new(shards),
         scenario: scenario.clone(),
     });
@@ -164,15 +171,29 @@ pub async fn run(
     })
 }
 
-fn fixed_urls(scenario: &Scenario) -> Vec<Option<reqwest::Url>> {
-    let base = scenario.host.as_str().trim_end_matches('/');
-    let mut urls = vec![None; scenario.steps().count()];
+fn fixed_uris(scenario: &Scenario) -> Vec<Option<hyper::Uri>> {
+    let mut uris = vec![None; scenario.steps().count()];
     for step in scenario.steps() {
         if let crate::scenario::Text::Static(path) = &step.path {
-            urls[step.id] = reqwest::Url::parse(&format!("{base}{path}")).ok();
+            uris[step.id] = hyper::Uri::try_from(&**path).ok();
         }
     }
-    urls
+    uris
+}
+
+fn base_headers(host: &url::Url) -> anyhow::Result<HeaderMap> {
+    let authority = match host.port() {
+        Some(port) => format!("{}:{port}", host.host_str().unwrap_or_default()),
+        None => host.host_str().unwrap_or_default().to_owned(),
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert(HOST, HeaderValue::from_str(&authority)?);
+    headers.insert(
+        USER_AGENT,
+        HeaderValue::from_static(concat!("swarmgate/", env!("CARGO_PKG_VERSION"))),
+    );
+    headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
+    Ok(headers)
 }
 
 fn emit_tick(
@@ -213,11 +234,7 @@ async fn spawn_users(
             _ = signals.stopping.cancelled() => break,
             _ = tokio::time::sleep_until(tokio::time::Instant::from_std(due)) => {}
         }
-        let client = match http_client() {
-            Ok(client) => client,
-            Err(_) => break,
-        };
-        let user = User::new(shared.clone(), classes.next(), index, client);
+        let user = User::new(shared.clone(), classes.next(), index);
         let signals = signals.clone();
         let active = active.clone();
         active.fetch_add(1, Ordering::Relaxed);
@@ -227,20 +244,6 @@ async fn spawn_users(
         });
     }
     while users.join_next().await.is_some() {}
-}
-
-/// One session per user, as a Locust user keeps its own: its own keep-alive
-/// connection, no sharing of connections between users.
-fn http_client() -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .pool_max_idle_per_host(1)
-        .tcp_nodelay(true)
-        // The target is named in the scenario; an HTTP_PROXY in the
-        // environment must not reroute the load (and per-request proxy
-        // matching costs measurable CPU).
-        .no_proxy()
-        .user_agent(concat!("swarmgate/", env!("CARGO_PKG_VERSION")))
-        .build()
 }
 
 /// Deterministic proportional assignment (smooth weighted round-robin): after

@@ -11,7 +11,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Resolves the host's addresses and refuses any that are not loopback unless
 /// `allow_remote`: a gate pointed at the wrong host must not swarm it.
-pub async fn resolve(host: &reqwest::Url, allow_remote: bool) -> anyhow::Result<Vec<SocketAddr>> {
+pub async fn resolve(host: &url::Url, allow_remote: bool) -> anyhow::Result<Vec<SocketAddr>> {
     let name = host.host_str().context("host has no name")?;
     let port = host.port_or_known_default().unwrap_or(80);
     let lookup = name.trim_start_matches('[').trim_end_matches(']');
@@ -35,7 +35,7 @@ pub async fn resolve(host: &reqwest::Url, allow_remote: bool) -> anyhow::Result<
 }
 
 /// Fails fast, naming the host, when nothing listens there.
-pub async fn ensure_reachable(host: &reqwest::Url, addresses: &[SocketAddr]) -> anyhow::Result<()> {
+pub async fn ensure_reachable(host: &url::Url, addresses: &[SocketAddr]) -> anyhow::Result<()> {
     let mut last_error = None;
     for address in addresses {
         match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(address)).await {
@@ -60,7 +60,7 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         drop(listener);
-        let host = reqwest::Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
+        let host = url::Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
         let addresses = resolve(&host, false).await.unwrap();
         let error = ensure_reachable(&host, &addresses).await.unwrap_err();
         assert!(error.is::<CouldNotRun>());
@@ -72,7 +72,7 @@ mod tests {
 
     #[tokio::test]
     async fn non_loopback_needs_permission() {
-        let host = reqwest::Url::parse("http://192.0.2.1:80").unwrap();
+        let host = url::Url::parse("http://192.0.2.1:80").unwrap();
         let error = resolve(&host, false).await.unwrap_err();
         assert!(error.is::<InvalidInput>());
         assert!(error.to_string().contains("--allow-remote"));

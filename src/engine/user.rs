@@ -6,12 +6,16 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
+use hyper::{Method, Request, StatusCode, Uri};
 use minijinja::Value;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use tokio_util::sync::CancellationToken;
 
+use super::http::Session;
 use super::Shared;
 use crate::metrics::{EndpointKey, Sample};
 use crate::scenario::{Body, JsonTemplate, Step, Text, UserClass};
@@ -28,7 +32,7 @@ pub struct User {
     shared: Arc<Shared>,
     class: usize,
     shard: usize,
-    client: reqwest::Client,
+    session: Session,
     rng: SmallRng,
     vars: BTreeMap<String, Value>,
     /// Globals and captured variables, rebuilt only when a capture changes them.
@@ -39,13 +43,13 @@ pub struct User {
 }
 
 impl User {
-    pub fn new(shared: Arc<Shared>, class: usize, index: u64, client: reqwest::Client) -> Self {
+    pub fn new(shared: Arc<Shared>, class: usize, index: u64) -> Self {
         let shard = index as usize % shared.recorder.shard_count();
         let mut user = Self {
+            session: Session::new(shared.target.clone()),
             shared,
             class,
             shard,
-            client,
             rng: SmallRng::from_entropy(),
             vars: BTreeMap::new(),
             context: Value::UNDEFINED,
@@ -118,65 +122,12 @@ impl User {
         let shared = self.shared.clone();
         let context = match loop_value {
             None => self.context.clone(),
-            Some((variable, value)) => {
-                let mut map = BTreeMap::new();
-                map.insert(variable.to_owned(), value);
-                Value::from_object(LayeredContext {
-                    inner: map,
-                    outer: self.context.clone(),
-                })
-            }
+            Some((variable, value)) => Value::from_object(LayeredContext {
+                inner: BTreeMap::from([(variable.to_owned(), value)]),
+                outer: self.context.clone(),
+            }),
         };
-        let templates = &shared.scenario.templates;
-        let rendered = (|| -> Result<Prepared, String> {
-            let path = step.path.render(templates, &context)?;
-            let url = match &shared.fixed_urls[step.id] {
-                Some(url) => url.clone(),
-                None => reqwest::Url::parse(&format!("{}{path}", shared.base_url))
-                    .map_err(|e| format!("invalid URL for path `{path}`: {e}"))?,
-            };
-            let query: Vec<(&str, String)> = step
-                .query
-                .iter()
-                .map(|(k, v)| Ok((k.as_str(), v.render(templates, &context)?.into_owned())))
-                .collect::<Result<_, String>>()?;
-            let name = endpoint_name(step, &path, &query, templates, &context)?;
-            let mut request = self.client.request(step.method.clone(), url);
-            if !query.is_empty() {
-                request = request.query(&query);
-            }
-            if !class.headers.is_empty() {
-                request = request.headers(self.headers.clone());
-            }
-            for (header, value) in &step.headers {
-                let value = value.render(templates, &context)?;
-                let value = HeaderValue::from_str(&value)
-                    .map_err(|_| format!("header {header}: value is not valid in a header"))?;
-                request = request.header(header.clone(), value);
-            }
-            request = match &step.body {
-                Body::None => request,
-                Body::Json(JsonTemplate::Static(bytes)) => request
-                    .header(CONTENT_TYPE, "application/json")
-                    .body(bytes.clone()),
-                Body::Json(JsonTemplate::Dynamic(node)) => {
-                    let value = node.render(templates, &context)?;
-                    request
-                        .header(CONTENT_TYPE, "application/json")
-                        .body(serde_json::to_vec(&value).expect("json serializes"))
-                }
-                Body::Form(fields) => {
-                    let fields: Vec<(&str, String)> = fields
-                        .iter()
-                        .map(|(k, v)| Ok((k.as_str(), v.render(templates, &context)?.into_owned())))
-                        .collect::<Result<_, String>>()?;
-                    request.form(&fields)
-                }
-                Body::Raw(text) => request.body(text.render(templates, &context)?.into_owned()),
-            };
-            Ok(Prepared { name, request })
-        })();
-        let Prepared { name, request } = match rendered {
+        let prepared = match self.prepare(class, step, &context) {
             Ok(prepared) => prepared,
             Err(message) => {
                 let name: Arc<str> = step.name.as_ref().unwrap_or(&step.path).source().into();
@@ -193,29 +144,21 @@ impl User {
                 return;
             }
         };
+        let name = prepared.name.clone();
 
         let started = Instant::now();
-        let exchange = async {
-            let response = request
-                .send()
-                .await
-                .map_err(|e| describe_transport_error(&e))?;
-            let status = response.status();
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| describe_transport_error(&e))?;
-            Ok((status, body))
-        };
         // One timer per user, re-armed per request: cheaper than a fresh
-        // timer for every request, which is what the client's own timeout does.
+        // timer for every request.
         self.timeout
             .as_mut()
             .reset(tokio::time::Instant::from_std(started) + shared.scenario.load.request_timeout);
-        let outcome: Result<_, String> = tokio::select! {
+        let mut timeout = self.timeout.as_mut();
+        let outcome = tokio::select! {
             biased;
-            outcome = exchange => outcome,
-            _ = self.timeout.as_mut() => Err("request timed out".into()),
+            outcome = exchange_following_redirects(&mut self.session, &shared, prepared, || {
+                headers_for(&shared, &self.headers, class, step, &context)
+            }) => outcome,
+            _ = &mut timeout => Err("request timed out".into()),
         };
         let latency = started.elapsed();
 
@@ -235,8 +178,63 @@ impl User {
         shared.recorder.record(self.shard, &key, sample);
     }
 
+    /// Renders everything a request needs; an error here means no request is sent.
+    fn prepare(&self, class: &UserClass, step: &Step, context: &Value) -> Result<Prepared, String> {
+        let shared = &self.shared;
+        let templates = &shared.scenario.templates;
+        let path = step.path.render(templates, context)?;
+        let query: Vec<(&str, String)> = step
+            .query
+            .iter()
+            .map(|(k, v)| Ok((k.as_str(), v.render(templates, context)?.into_owned())))
+            .collect::<Result<_, String>>()?;
+        let query = (!query.is_empty()).then(|| {
+            url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&query)
+                .finish()
+        });
+        let name = endpoint_name(step, &path, query.as_deref(), templates, context)?;
+        let uri = match (&shared.fixed_uris[step.id], &query) {
+            (Some(uri), None) => uri.clone(),
+            (_, None) => {
+                Uri::try_from(&*path).map_err(|e| format!("invalid path `{path}`: {e}"))?
+            }
+            (_, Some(query)) => {
+                let target = format!("{path}?{query}");
+                Uri::try_from(&target).map_err(|e| format!("invalid path `{target}`: {e}"))?
+            }
+        };
+        let body = match &step.body {
+            Body::None => Bytes::new(),
+            Body::Json(JsonTemplate::Static(bytes)) => bytes.clone(),
+            Body::Json(JsonTemplate::Dynamic(node)) => Bytes::from(
+                serde_json::to_vec(&node.render(templates, context)?).expect("json serializes"),
+            ),
+            Body::Form(fields) => {
+                let fields: Vec<(&str, String)> = fields
+                    .iter()
+                    .map(|(k, v)| Ok((k.as_str(), v.render(templates, context)?.into_owned())))
+                    .collect::<Result<_, String>>()?;
+                Bytes::from(
+                    url::form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs(&fields)
+                        .finish(),
+                )
+            }
+            Body::Raw(text) => Bytes::from(text.render(templates, context)?.into_owned()),
+        };
+        let headers = headers_for(shared, &self.headers, class, step, context)?;
+        Ok(Prepared {
+            name,
+            method: step.method.clone(),
+            uri,
+            headers,
+            body,
+        })
+    }
+
     /// Checks the response and applies captures; returns the failure, if any.
-    fn judge(&mut self, step: &Step, status: reqwest::StatusCode, body: &[u8]) -> Option<String> {
+    fn judge(&mut self, step: &Step, status: StatusCode, body: &[u8]) -> Option<String> {
         let status_line = || match status.canonical_reason() {
             Some(reason) => format!("{} {reason}", status.as_u16()),
             None => status.as_u16().to_string(),
@@ -323,7 +321,100 @@ impl User {
 
 struct Prepared {
     name: Arc<str>,
-    request: reqwest::RequestBuilder,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+const MAX_REDIRECTS: usize = 10;
+
+/// The headers of one request: the run's (Host, User-Agent, Accept), the user
+/// class's defaults, the step's own, and the body's type.
+fn headers_for(
+    shared: &Shared,
+    user_headers: &HeaderMap,
+    class: &UserClass,
+    step: &Step,
+    context: &Value,
+) -> Result<HeaderMap, String> {
+    let mut headers = shared.base_headers.clone();
+    if !class.headers.is_empty() {
+        headers.extend(user_headers.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    for (header, value) in &step.headers {
+        let value = value.render(&shared.scenario.templates, context)?;
+        let value = HeaderValue::from_str(&value)
+            .map_err(|_| format!("header {header}: value is not valid in a header"))?;
+        headers.insert(header.clone(), value);
+    }
+    match &step.body {
+        Body::Json(_) => {
+            headers
+                .entry(CONTENT_TYPE)
+                .or_insert(HeaderValue::from_static("application/json"));
+        }
+        Body::Form(_) => {
+            headers
+                .entry(CONTENT_TYPE)
+                .or_insert(HeaderValue::from_static(
+                    "application/x-www-form-urlencoded",
+                ));
+        }
+        Body::None | Body::Raw(_) => {}
+    }
+    Ok(headers)
+}
+
+/// Sends the request and follows redirects within the target, as Locust's
+/// `requests` session does; a redirect elsewhere is not followed, since load
+/// only goes to the target.
+async fn exchange_following_redirects(
+    session: &mut Session,
+    shared: &Shared,
+    prepared: Prepared,
+    headers_again: impl Fn() -> Result<HeaderMap, String>,
+) -> Result<(StatusCode, Bytes), String> {
+    let Prepared {
+        mut method,
+        mut uri,
+        mut headers,
+        mut body,
+        ..
+    } = prepared;
+    for hop in 0.. {
+        let mut request = Request::new(Full::new(body.clone()));
+        *request.method_mut() = method.clone();
+        *request.uri_mut() = uri.clone();
+        *request.headers_mut() = std::mem::take(&mut headers);
+        let (status, response_body, location) = session.exchange(request).await?;
+        let next = location
+            .filter(|_| status.is_redirection() && hop < MAX_REDIRECTS)
+            .and_then(|location| {
+                let current = shared.scenario.host.join(&uri.to_string()).ok()?;
+                let next = current.join(&location).ok()?;
+                (next.origin() == shared.scenario.host.origin()).then_some(next)
+            });
+        let Some(next) = next else {
+            return Ok((status, response_body));
+        };
+        let path_and_query = match next.query() {
+            Some(query) => format!("{}?{query}", next.path()),
+            None => next.path().to_owned(),
+        };
+        uri = Uri::try_from(path_and_query.as_str())
+            .map_err(|e| format!("redirect to an invalid path: {e}"))?;
+        headers = headers_again()?;
+        let becomes_get = status == StatusCode::SEE_OTHER && method != Method::HEAD
+            || matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND)
+                && method == Method::POST;
+        if becomes_get {
+            method = Method::GET;
+            body = Bytes::new();
+            headers.remove(CONTENT_TYPE);
+        }
+    }
+    unreachable!("the loop returns by MAX_REDIRECTS")
 }
 
 /// A loop variable in front of the user's context, without copying it.
@@ -345,20 +436,17 @@ impl minijinja::value::Object for LayeredContext {
 fn endpoint_name(
     step: &Step,
     path: &str,
-    query: &[(&str, String)],
+    query: Option<&str>,
     templates: &crate::scenario::Templates,
     context: &Value,
 ) -> Result<Arc<str>, String> {
-    Ok(match (&step.name, &step.path) {
-        (Some(Text::Static(name)), _) => name.clone(),
-        (Some(name), _) => name.render(templates, context)?.into(),
-        (None, _) if !query.is_empty() => {
-            let query: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            format!("{path}?{}", query.join("&")).into()
-        }
+    Ok(match (&step.name, &step.path, query) {
+        (Some(Text::Static(name)), _, _) => name.clone(),
+        (Some(name), _, _) => name.render(templates, context)?.into(),
+        (None, _, Some(query)) => format!("{path}?{query}").into(),
         // A fixed path names its row without an allocation per request.
-        (None, Text::Static(path)) => path.clone(),
-        (None, Text::Template { .. }) => path.into(),
+        (None, Text::Static(path), None) => path.clone(),
+        (None, Text::Template { .. }, None) => path.into(),
     })
 }
 
@@ -370,24 +458,4 @@ async fn pause(think: Duration) {
 
 fn memchr_contains(haystack: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-/// Transport errors grouped by kind, without the URL, so that failures of
-/// `/products/1/` and `/products/2/` land in one row of the error report.
-fn describe_transport_error(error: &reqwest::Error) -> String {
-    if error.is_timeout() {
-        return "request timed out".into();
-    }
-    let mut root: &dyn std::error::Error = error;
-    while let Some(source) = root.source() {
-        root = source;
-    }
-    let kind = if error.is_connect() {
-        "connection failed"
-    } else if error.is_body() || error.is_decode() {
-        "reading the response failed"
-    } else {
-        "request failed"
-    };
-    format!("{kind}: {root}")
 }

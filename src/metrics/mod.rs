@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hdrhistogram::Histogram;
-use reqwest::Method;
+use hyper::Method;
 
 /// Distinct error messages kept per shard before the rest are lumped together:
 /// a server that puts ids in its error text must not grow our memory.

@@ -168,7 +168,7 @@ impl RunInfo {
 mod tests {
     use super::*;
     use crate::metrics::{Recorder, Sample};
-    use reqwest::Method;
+    use hyper::Method;
     use std::time::SystemTime;
 
     #[test]

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::HeaderName;
-use reqwest::Method;
+use hyper::header::HeaderName;
+use hyper::Method;
 use serde_json_path::JsonPath;
 use toml::Spanned;
 
@@ -97,7 +97,7 @@ fn unreachable_scenario() -> Scenario {
     Scenario {
         path: Default::default(),
         name: String::new(),
-        host: reqwest::Url::parse("http://127.0.0.1").expect("valid"),
+        host: url::Url::parse("http://127.0.0.1").expect("valid"),
         load: Load {
             users: 1,
             spawn_rate: 1.0,

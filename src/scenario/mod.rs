@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::HeaderName;
-use reqwest::Method;
+use hyper::header::HeaderName;
+use hyper::Method;
 use serde_json_path::JsonPath;
 
 pub use diagnostic::{Diagnostic, ScenarioError};
@@ -29,7 +29,7 @@ pub struct Scenario {
     pub path: PathBuf,
     /// The file name without extension, e.g. `market-api`.
     pub name: String,
-    pub host: reqwest::Url,
+    pub host: url::Url,
     pub load: Load,
     pub users: Vec<UserClass>,
     /// Global variables: the scenario's `[vars]` and the `env` it reads.
@@ -235,8 +235,8 @@ impl Scenario {
 }
 
 /// A host is an http or https URL with no path beyond `/`.
-pub fn parse_host(text: &str) -> Result<reqwest::Url, String> {
-    let url = reqwest::Url::parse(text).map_err(|e| {
+pub fn parse_host(text: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(text).map_err(|e| {
         format!("invalid host `{text}` ({e}): expected a URL such as http://127.0.0.1:8000")
     })?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
