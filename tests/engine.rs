@@ -4,7 +4,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{assert_no_panic, repo_file, stderr_of, swarmgate, write_scenario, DemoApi, Table};
+use common::{assert_no_panic, repo_file, stderr_of, swarm, swarmgate, DemoApi, Table};
 
 #[test]
 fn bundled_scenario_logs_in_groups_ids_and_counts_404s() {
@@ -86,13 +86,9 @@ fn bundled_scenario_logs_in_groups_ids_and_counts_404s() {
 #[test]
 fn task_weights_hold() {
     let api = DemoApi::start();
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = write_scenario(
-        dir.path(),
-        "weights.toml",
-        &format!(
-            r#"
-host = "{}"
+    let run = swarm(
+        &api,
+        r#"
 [load]
 users = 4
 duration = "2s"
@@ -108,18 +104,8 @@ duration = "2s"
     get = "/health"
     name = "heavy"
 "#,
-            api.url
-        ),
     );
-    let output = swarmgate()
-        .arg("run")
-        .arg(&scenario)
-        .args(["-q", "--out"])
-        .arg(dir.path().join("out"))
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr_of(&output));
-    let stats = Table::read(&dir.path().join("out/stats.csv"));
+    let stats = run.stats();
     let light = stats.number("GET", "light", "Request Count");
     let heavy = stats.number("GET", "heavy", "Request Count");
     let share = heavy / (light + heavy);
@@ -136,14 +122,10 @@ duration = "2s"
 #[test]
 fn waits_and_spawn_rate_hold() {
     let api = DemoApi::start();
-    let dir = tempfile::tempdir().unwrap();
     // Eight users at two a second: the last starts at 3.5 s of 5 s.
-    let scenario = write_scenario(
-        dir.path(),
-        "waits.toml",
-        &format!(
-            r#"
-host = "{}"
+    let run = swarm(
+        &api,
+        r#"
 [load]
 users = 8
 spawn_rate = 2
@@ -163,22 +145,12 @@ wait = "between(0.15, 0.35)"
     get = "/health"
     name = "between"
 "#,
-            api.url
-        ),
     );
-    let output = swarmgate()
-        .arg("run")
-        .arg(&scenario)
-        .args(["-q", "--out"])
-        .arg(dir.path().join("out"))
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr_of(&output));
 
     // Users start at 0, 0.5, …, 3.5 s and alternate classes; each class's users
     // run for 5+4+3+2 = 14 user-seconds (steady) or 12 (random, started later),
     // one task every 0.25 s on average plus one at the start.
-    let stats = Table::read(&dir.path().join("out/stats.csv"));
+    let stats = run.stats();
     let steady = stats.number("GET", "constant", "Request Count");
     let random = stats.number("GET", "between", "Request Count");
     let expected_steady = (5.0 + 4.0 + 3.0 + 2.0) / 0.25 + 4.0;
@@ -193,7 +165,7 @@ wait = "between(0.15, 0.35)"
     );
 
     // The history shows the ramp: two users a second until all eight run.
-    let history = Table::read(&dir.path().join("out/stats_history.csv"));
+    let history = run.history();
     let users: Vec<u64> = history.rows.iter().map(|r| r[1].parse().unwrap()).collect();
     assert_eq!(users[0], 0, "first row is at zero users: {users:?}");
     assert!((2..=3).contains(&users[1]), "after 1 s: {users:?}");
@@ -204,14 +176,10 @@ wait = "between(0.15, 0.35)"
 #[test]
 fn failed_captures_are_recorded_not_fatal() {
     let api = DemoApi::start();
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = write_scenario(
-        dir.path(),
-        "captures.toml",
-        &format!(
-            r#"
-host = "{}"
-vars = {{ email = "demo@example.com", password = "demo-password" }}
+    let run = swarm(
+        &api,
+        r#"
+vars = { email = "demo@example.com", password = "demo-password" }
 [load]
 users = 2
 duration = "1s"
@@ -220,28 +188,17 @@ wait = "constant(0.1)"
   [[user.task]]
     [[user.task.step]]
     post = "/api/v1/auth/token/"
-    json = {{ email = "{{{{ email }}}}", password = "{{{{ password }}}}" }}
-    capture = {{ token = "$.no_such_field" }}
+    json = { email = "{{ email }}", password = "{{ password }}" }
+    capture = { token = "$.no_such_field" }
     [[user.task.step]]
     get = "/health"
-    capture = {{ status = "$.status" }}
+    capture = { status = "$.status" }
     [[user.task.step]]
     get = "/api/v1/products/1/"
-    check = {{ status = 401 }}
+    check = { status = 401 }
 "#,
-            api.url
-        ),
     );
-    let output = swarmgate()
-        .arg("run")
-        .arg(&scenario)
-        .args(["-q", "--out"])
-        .arg(dir.path().join("out"))
-        .output()
-        .unwrap();
-    assert_no_panic(&output);
-    assert!(output.status.success(), "{}", stderr_of(&output));
-    let failures = Table::read(&dir.path().join("out/failures.csv"));
+    let failures = run.failures();
     let messages: Vec<&str> = failures.rows.iter().map(|r| r[2].as_str()).collect();
     assert!(
         messages
@@ -254,7 +211,7 @@ wait = "constant(0.1)"
         "{messages:?}"
     );
     // An expected 401 (no token was sent) is a success.
-    let stats = Table::read(&dir.path().join("out/stats.csv"));
+    let stats = run.stats();
     assert_eq!(
         stats.number("GET", "/api/v1/products/1/", "Failure Count"),
         0.0
@@ -298,13 +255,10 @@ fn ctrl_c_writes_results_and_exits_3() {
 #[test]
 fn slow_responses_time_out_as_failures() {
     let api = DemoApi::with_latency(1500);
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = write_scenario(
-        dir.path(),
-        "timeout.toml",
-        &format!(
-            r#"
-host = "{}"
+    let started = Instant::now();
+    let run = swarm(
+        &api,
+        r#"
 [load]
 users = 2
 duration = "1s"
@@ -314,24 +268,13 @@ request_timeout = "200ms"
     [[user.task.step]]
     get = "/health"
 "#,
-            api.url
-        ),
     );
-    let started = Instant::now();
-    let output = swarmgate()
-        .arg("run")
-        .arg(&scenario)
-        .args(["-q", "--out"])
-        .arg(dir.path().join("out"))
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr_of(&output));
     assert!(
         started.elapsed() < Duration::from_secs(4),
         "took {:?}",
         started.elapsed()
     );
-    let stats = Table::read(&dir.path().join("out/stats.csv"));
+    let stats = run.stats();
     let requests = stats.number("GET", "/health", "Request Count");
     // Two users (the second starts at 0.5 s) each time out every 200 ms; the
     // requests in flight at the end are not counted.
@@ -342,50 +285,36 @@ request_timeout = "200ms"
     // Timed-out requests are timed at the timeout.
     let max = stats.number("GET", "/health", "Max Response Time");
     assert!((200.0..400.0).contains(&max), "max {max} ms");
-    let failures = Table::read(&dir.path().join("out/failures.csv"));
+    let failures = run.failures();
     assert_eq!(failures.rows[0][2], "request timed out");
 }
 
 #[test]
 fn forms_queries_and_redirects_work_like_a_requests_session() {
     let api = DemoApi::start();
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = write_scenario(
-        dir.path(),
-        "session.toml",
-        &format!(
-            r#"
-host = "{}"
+    let run = swarm(
+        &api,
+        r#"
 [load]
 users = 1
 duration = "1s"
 [[user]]
 wait = "constant(0.2)"
-headers = {{ Authorization = "Bearer {{{{ token }}}}" }}
+headers = { Authorization = "Bearer {{ token }}" }
   [[user.on_start]]
   post = "/api/v1/auth/token/"
-  form = {{ email = "demo@example.com", password = "demo-password" }}
-  capture = {{ token = "$.access" }}
+  form = { email = "demo@example.com", password = "demo-password" }
+  capture = { token = "$.access" }
   [[user.task]]
     # Redirected to /api/v1/products/ (301), which is then fetched.
     [[user.task.step]]
     get = "/api/v1/products"
     [[user.task.step]]
     get = "/api/v1/products/"
-    query = {{ page = 2, search = "a b" }}
+    query = { page = 2, search = "a b" }
 "#,
-            api.url
-        ),
     );
-    let output = swarmgate()
-        .arg("run")
-        .arg(&scenario)
-        .args(["-q", "--out"])
-        .arg(dir.path().join("out"))
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr_of(&output));
-    let stats = Table::read(&dir.path().join("out/stats.csv"));
+    let stats = run.stats();
     assert_eq!(
         stats.number("POST", "/api/v1/auth/token/", "Failure Count"),
         0.0,

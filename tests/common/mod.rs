@@ -114,6 +114,46 @@ impl Table {
     }
 }
 
+/// A finished, successful `swarmgate run` of a scenario against the demo API.
+pub struct Swarm {
+    dir: tempfile::TempDir,
+}
+
+impl Swarm {
+    pub fn stats(&self) -> Table {
+        Table::read(&self.dir.path().join("out/stats.csv"))
+    }
+
+    pub fn failures(&self) -> Table {
+        Table::read(&self.dir.path().join("out/failures.csv"))
+    }
+
+    pub fn history(&self) -> Table {
+        Table::read(&self.dir.path().join("out/stats_history.csv"))
+    }
+}
+
+/// Runs a scenario, written without `host`, against `api` and checks that it
+/// succeeded without a panic.
+pub fn swarm(api: &DemoApi, scenario: &str) -> Swarm {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_scenario(
+        dir.path(),
+        "scenario.toml",
+        &format!("host = \"{}\"\n{scenario}", api.url),
+    );
+    let output = swarmgate()
+        .arg("run")
+        .arg(&path)
+        .args(["-q", "--out"])
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    assert_no_panic(&output);
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    Swarm { dir }
+}
+
 pub fn stderr_of(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
