@@ -23,6 +23,9 @@ pub struct Cli {
 pub enum Command {
     /// Swarm the target with the scenario's users for a fixed time and write the results.
     Run(RunArgs),
+    /// Compare a run with a baseline, offline: stats CSVs (swarmgate's or
+    /// Locust's) or swarmgate results directories.
+    Compare(CompareArgs),
     /// Check a scenario without sending any load.
     Validate {
         /// The scenario file (TOML).
@@ -49,6 +52,67 @@ pub struct RunArgs {
     pub allow_remote: bool,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub baseline: BaselineArgs,
+    #[command(flatten)]
+    pub gate: GateArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    /// Compare with this baseline: a stats CSV (swarmgate's or Locust's) or a
+    /// results directory.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    /// Replace the baseline with this run (atomically), after comparing.
+    #[arg(long, requires = "baseline")]
+    pub update_baseline: bool,
+    /// With --update-baseline: accept a run that was interrupted.
+    #[arg(long, requires = "update_baseline")]
+    pub force: bool,
+}
+
+/// Flags that override the scenario's `[gate]` table or the rules file.
+#[derive(Debug, Args, Default)]
+pub struct GateArgs {
+    /// Latency percentiles to compare, e.g. 50,95,99.
+    #[arg(long, value_delimiter = ',', value_parser = parse_percentile)]
+    pub percentiles: Option<Vec<f64>>,
+    /// Relative latency change tolerated, e.g. 10%.
+    #[arg(long, value_parser = parse_percent)]
+    pub latency_tolerance: Option<f64>,
+    /// Latency changes smaller than this never count, e.g. 1ms.
+    #[arg(long, value_parser = parse_floor)]
+    pub latency_floor: Option<f64>,
+    /// Failure-rate increase tolerated, in percentage points, e.g. 1%.
+    #[arg(long, value_parser = parse_percent)]
+    pub fail_rate_tolerance: Option<f64>,
+    /// Relative throughput drop tolerated, e.g. 10%.
+    #[arg(long, value_parser = parse_percent)]
+    pub throughput_tolerance: Option<f64>,
+    /// Fewer requests than this on either side make a row inconclusive.
+    #[arg(long)]
+    pub min_samples: Option<u64>,
+    /// What a baseline row that this run did not request does: fail, warn or ignore.
+    #[arg(long, value_parser = crate::gate::rules::MissingPolicy::parse)]
+    pub missing: Option<crate::gate::rules::MissingPolicy>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The current run: a stats CSV or a results directory.
+    pub current: PathBuf,
+    /// The baseline: a stats CSV or a results directory.
+    #[arg(long)]
+    pub baseline: PathBuf,
+    /// A rules file: a TOML file with a [gate] table.
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+    #[command(flatten)]
+    pub gate: GateArgs,
+    /// Also write the verdict as JSON (summary.json's format) to this file.
+    #[arg(long)]
+    pub summary_json: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -109,6 +173,23 @@ pub struct FaultArgs {
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
     crate::scenario::parse_duration(text)
+}
+
+fn parse_percent(text: &str) -> Result<f64, String> {
+    crate::gate::rules::parse_percent(text)
+}
+
+fn parse_floor(text: &str) -> Result<f64, String> {
+    crate::gate::rules::parse_floor(text)
+}
+
+fn parse_percentile(text: &str) -> Result<f64, String> {
+    match text.trim().trim_end_matches('%').parse::<f64>() {
+        Ok(p) if p > 0.0 && p <= 100.0 => Ok(p),
+        _ => Err(format!(
+            "expected a percentile above 0 and at most 100, such as 95 or 99.9, got `{text}`"
+        )),
+    }
 }
 
 fn parse_fraction(text: &str) -> Result<f64, String> {

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod demo;
 pub mod engine;
+pub mod gate;
 pub mod metrics;
 pub mod results;
 pub mod scenario;

@@ -6,11 +6,15 @@ use std::process::ExitCode;
 
 use crate::cli::{DemoArgs, FaultArgs, ServeDemoArgs};
 use crate::demo::{DemoServer, Faults, DEMO_EMAIL, DEMO_PASSWORD};
+use crate::gate::input::RunStats;
 use crate::scenario::{Overrides, Scenario};
 
 /// The bundled scenario, compiled into the binary so `demo` works anywhere.
 pub const DEMO_SCENARIO: &str = include_str!("../../fixtures/market-api.toml");
 pub const DEMO_SCENARIO_PATH: &str = "fixtures/market-api.toml";
+/// Its baseline: a healthy run of the demo, exact histograms included.
+const DEMO_BASELINE: &[u8] = include_bytes!("../../fixtures/market-api-baseline/histograms.json");
+const DEMO_BASELINE_PATH: &str = "fixtures/market-api-baseline (built in)";
 
 pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let mut scenario = Scenario::parse(Path::new(DEMO_SCENARIO_PATH), DEMO_SCENARIO)?;
@@ -26,7 +30,15 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             ..Overrides::default()
         })?;
         eprintln!("demo Market API listening on {}", server.base_url());
-        let outcome = super::run::swarm(scenario, &args.output, false).await;
+        let gate = super::run::Gate {
+            rules: scenario.gate.clone(),
+            baseline: Some(RunStats::from_histograms(
+                DEMO_BASELINE,
+                DEMO_BASELINE_PATH,
+            )?),
+            update: None,
+        };
+        let outcome = super::run::swarm(scenario, &args.output, false, gate).await;
         server.stop().await;
         outcome
     })

@@ -1,6 +1,8 @@
 //! One function per subcommand: turn parsed flags into a pipeline run.
 
+mod compare;
 mod demo;
+mod gate;
 mod progress;
 mod run;
 
@@ -12,6 +14,7 @@ use crate::scenario::Scenario;
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Compare(args) => compare::compare(args),
         Command::Validate { scenario } => validate(&scenario),
         Command::Demo(args) => demo::demo(args),
         Command::ServeDemo(args) => demo::serve(args),

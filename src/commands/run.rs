@@ -1,16 +1,20 @@
 //! `swarmgate run`: swarm, write results, summarize.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
+use super::gate::{apply_flags, load_baseline, report, update_baseline, write_summary};
 use super::progress::RunObserver;
 use crate::cli::{OutputArgs, RunArgs};
 use crate::engine::{self, target};
-use crate::results::{terminal, ResultsDir};
+use crate::gate::input::RunStats;
+use crate::gate::rules::Rules;
+use crate::results::{summary_json, terminal, ResultsDir};
 use crate::scenario::{Overrides, Scenario};
-use crate::CouldNotRun;
+use crate::{CouldNotRun, InvalidInput};
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut scenario = Scenario::load(&args.scenario)?;
@@ -20,15 +24,49 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         spawn_rate: args.overrides.spawn_rate,
         duration: args.overrides.duration,
     })?;
-    super::runtime()?.block_on(swarm(scenario, &args.output, args.allow_remote))
+    let rules = apply_flags(scenario.gate.clone(), &args.gate);
+    // A bad baseline fails now, not after the whole run.
+    let baseline = match &args.baseline.baseline {
+        Some(path) if path.exists() => Some(load_baseline(path, &rules)?),
+        Some(_) if args.baseline.update_baseline => None,
+        Some(path) => {
+            return Err(InvalidInput(format!(
+                "--baseline {}: no such file or directory; create it with --update-baseline",
+                path.display()
+            ))
+            .into())
+        }
+        None => None,
+    };
+    let update = args.baseline.update_baseline.then(|| {
+        (
+            args.baseline.baseline.clone().expect("clap requires it"),
+            args.baseline.force,
+        )
+    });
+    let gate = Gate {
+        rules,
+        baseline,
+        update,
+    };
+    super::runtime()?.block_on(swarm(scenario, &args.output, args.allow_remote, gate))
+}
+
+/// How a run is judged: rules, the baseline read before the run, and where
+/// to write the new baseline if asked.
+pub struct Gate {
+    pub rules: Rules,
+    pub baseline: Option<RunStats>,
+    pub update: Option<(PathBuf, bool)>,
 }
 
 /// The pipeline shared by `run` and `demo`: check the target, swarm, write
-/// the results directory, print the summary.
+/// the results directory, print the summary, judge.
 pub async fn swarm(
     scenario: Scenario,
     output: &OutputArgs,
     allow_remote: bool,
+    gate: Gate,
 ) -> anyhow::Result<ExitCode> {
     let results = ResultsDir::prepare(&output.out)?;
     let addresses = target::resolve(&scenario.host, allow_remote).await?;
@@ -61,7 +99,26 @@ pub async fn swarm(
     observer.finish();
     results.write(&run)?;
     print!("{}", terminal::render(&run, terminal::name_width()));
+
+    let current = RunStats::from_run(&run, &results.path().display().to_string());
+    let verdict = report(&current, gate.baseline.as_ref(), &gate.rules);
+    let code = if run.interrupted {
+        3
+    } else if verdict.passed {
+        0
+    } else {
+        1
+    };
+    write_summary(
+        &results.path().join(summary_json::FILE_NAME),
+        Some(&run),
+        &verdict,
+        code,
+    )?;
     println!("\nresults: {}", results.path().display());
+    if let Some((path, force)) = &gate.update {
+        update_baseline(path, &run, *force)?;
+    }
     if run.interrupted {
         return Err(CouldNotRun(format!(
             "interrupted after {:.0}s; the results of what ran are in {}",
@@ -70,5 +127,5 @@ pub async fn swarm(
         ))
         .into());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitCode::from(code))
 }

@@ -6,7 +6,9 @@ pub mod histograms;
 mod history_csv;
 pub mod locust;
 mod stats_csv;
+pub mod summary_json;
 pub mod terminal;
+pub mod verdict_text;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -16,6 +18,7 @@ use anyhow::Context;
 use crate::engine::RunResult;
 pub use failures_csv::utc_timestamp;
 pub use history_csv::HistoryWriter;
+pub use stats_csv::StatsCsv;
 
 /// A file written from a finished run.
 pub trait ResultFile {

@@ -67,6 +67,11 @@ pub fn compile(
         );
     }
     let users: Vec<UserClass> = raw.user.iter().map(|u| compiler.user(u, &vars)).collect();
+    let gate = raw
+        .gate
+        .as_ref()
+        .map(|g| crate::gate::rules::compile(g, &mut compiler.d))
+        .unwrap_or_default();
 
     let mut globals = vars;
     globals.insert(
@@ -89,6 +94,7 @@ pub fn compile(
         users,
         globals,
         templates: Arc::new(templates),
+        gate,
     })
 }
 
@@ -108,6 +114,7 @@ fn unreachable_scenario() -> Scenario {
         users: Vec::new(),
         globals: BTreeMap::new(),
         templates: Arc::new(Templates::default()),
+        gate: Default::default(),
     }
 }
 

@@ -18,7 +18,7 @@ use hyper::header::HeaderName;
 use hyper::Method;
 use serde_json_path::JsonPath;
 
-pub use diagnostic::{Diagnostic, ScenarioError};
+pub use diagnostic::{from_toml_error, nearest, Diagnostic, Diagnostics, ScenarioError};
 pub use template::{JsonNode, JsonTemplate, Templates, Text};
 pub use wait::Wait;
 
@@ -35,6 +35,8 @@ pub struct Scenario {
     /// Global variables: the scenario's `[vars]` and the `env` it reads.
     pub globals: std::collections::BTreeMap<String, minijinja::Value>,
     pub templates: Arc<Templates>,
+    /// The `[gate]` table: how this scenario's runs are judged.
+    pub gate: crate::gate::rules::Rules,
 }
 
 #[derive(Debug, Clone, PartialEq)]

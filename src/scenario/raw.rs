@@ -15,6 +15,7 @@ pub struct RawScenario {
     pub load: Option<RawLoad>,
     #[serde(default)]
     pub user: Vec<Spanned<RawUser>>,
+    pub gate: Option<crate::gate::rules::RawGate>,
 }
 
 #[derive(Debug, Default, Deserialize)]

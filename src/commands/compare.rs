@@ -1,0 +1,25 @@
+//! `swarmgate compare`: the gate alone, offline, on files.
+
+use std::process::ExitCode;
+
+use super::gate::{apply_flags, check_percentiles, load_baseline, report, write_summary};
+use crate::cli::CompareArgs;
+use crate::gate::input::RunStats;
+use crate::gate::rules::Rules;
+
+pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
+    let rules = match &args.rules {
+        Some(path) => Rules::load(path)?,
+        None => Rules::default(),
+    };
+    let rules = apply_flags(rules, &args.gate);
+    let baseline = load_baseline(&args.baseline, &rules)?;
+    let current = RunStats::load(&args.current)?;
+    check_percentiles(&current, &rules)?;
+    let verdict = report(&current, Some(&baseline), &rules);
+    let code = if verdict.passed { 0 } else { 1 };
+    if let Some(path) = &args.summary_json {
+        write_summary(path, None, &verdict, code)?;
+    }
+    Ok(ExitCode::from(code))
+}

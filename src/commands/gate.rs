@@ -1,0 +1,127 @@
+//! The gate's part of `run`, `compare` and `demo`: rules from their sources,
+//! baselines loaded before any load is sent and replaced atomically, the
+//! verdict printed and written.
+
+use std::path::Path;
+
+use crate::cli::GateArgs;
+use crate::engine::RunResult;
+use crate::gate::input::RunStats;
+use crate::gate::rules::Rules;
+use crate::gate::{format_percentile, judge, Verdict};
+use crate::results::{histograms, summary_json, verdict_text, write_atomically, ResultFile};
+use crate::InvalidInput;
+
+/// Flags win over the scenario's `[gate]` table or the rules file.
+pub fn apply_flags(mut rules: Rules, flags: &GateArgs) -> Rules {
+    if let Some(percentiles) = &flags.percentiles {
+        rules.percentiles = percentiles.clone();
+    }
+    if let Some(v) = flags.latency_tolerance {
+        rules.latency.allowed = v;
+    }
+    if let Some(v) = flags.latency_floor {
+        rules.latency.floor_ms = v;
+    }
+    if let Some(v) = flags.fail_rate_tolerance {
+        rules.fail_rate.allowed = v;
+    }
+    if let Some(v) = flags.throughput_tolerance {
+        rules.throughput.allowed = v;
+    }
+    if let Some(v) = flags.min_samples {
+        rules.min_samples = v;
+    }
+    if let Some(v) = flags.missing {
+        rules.missing = v;
+    }
+    rules
+}
+
+/// Reads a baseline and checks that it has every percentile the rules compare.
+pub fn load_baseline(path: &Path, rules: &Rules) -> anyhow::Result<RunStats> {
+    let baseline = RunStats::load(path)?;
+    check_percentiles(&baseline, rules)?;
+    Ok(baseline)
+}
+
+/// A CSV only knows its percentile columns; comparing another percentile
+/// would compare different things.
+pub fn check_percentiles(stats: &RunStats, rules: &Rules) -> Result<(), InvalidInput> {
+    let Some(ladder) = &stats.ladder else {
+        return Ok(());
+    };
+    for percent in &rules.percentiles {
+        if !ladder.iter().any(|q| (q * 100.0 - percent).abs() < 1e-9) {
+            let columns: Vec<String> = ladder
+                .iter()
+                .map(|q| format!("{}%", format_percentile(q * 100.0)))
+                .collect();
+            return Err(InvalidInput(format!(
+                "{}: has no {}% column to compare (its percentile columns are {}); choose --percentiles among them",
+                stats.source,
+                format_percentile(*percent),
+                columns.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Judges and prints; returns the verdict.
+pub fn report(current: &RunStats, baseline: Option<&RunStats>, rules: &Rules) -> Verdict {
+    let verdict = judge(current, baseline, rules);
+    if baseline.is_some() || !rules.thresholds.is_empty() {
+        print!("\n{}", verdict_text::render(&verdict));
+    }
+    verdict
+}
+
+pub fn write_summary(
+    path: &Path,
+    run: Option<&RunResult>,
+    verdict: &Verdict,
+    exit_code: u8,
+) -> anyhow::Result<()> {
+    write_atomically(path, &summary_json::render(run, verdict, exit_code)?)
+}
+
+/// Writes the run as the new baseline: into a directory (stats.csv and
+/// histograms.json) unless the path names a .csv file. Each file is replaced
+/// atomically, so a reader never sees half a baseline.
+pub fn update_baseline(path: &Path, run: &RunResult, force: bool) -> anyhow::Result<()> {
+    if run.interrupted && !force {
+        return Err(InvalidInput(format!(
+            "--update-baseline: the run was interrupted, so {} was left as it was; pass --force to accept a partial run",
+            path.display()
+        ))
+        .into());
+    }
+    let is_csv = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    if is_csv {
+        write_atomically(path, &crate::results::StatsCsv.render(run)?)?;
+    } else {
+        std::fs::create_dir_all(path).map_err(|e| {
+            InvalidInput(format!(
+                "--baseline {}: cannot create directory: {e}",
+                path.display()
+            ))
+        })?;
+        write_atomically(
+            &path.join("stats.csv"),
+            &crate::results::StatsCsv.render(run)?,
+        )?;
+        write_atomically(
+            &path.join(histograms::FILE_NAME),
+            &histograms::HistogramsJson.render(run)?,
+        )?;
+    }
+    println!(
+        "baseline {} updated from this run ({} rows)",
+        path.display(),
+        run.stats.endpoints.len() + 1
+    );
+    Ok(())
+}

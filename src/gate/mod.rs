@@ -1,0 +1,695 @@
+//! The gate: compares a run with a baseline, metric by metric, and decides.
+//!
+//! A change counts only when it is both large and certain: its whole
+//! confidence interval lies beyond the tolerance (and a latency change is
+//! larger than the absolute floor). Intervals account for the sampling noise
+//! of both runs and are widened for the number of comparisons made, so that
+//! an unchanged system rarely fails however many endpoints it has. The method
+//! is written up in docs/gate.md.
+
+pub mod input;
+pub mod rules;
+pub mod stats;
+pub mod thresholds;
+
+use serde::Serialize;
+
+use input::{Latency, RowKey, RowStats, RunStats};
+use rules::{glob_matches, MetricKind, MissingPolicy, Rules};
+use thresholds::{Aggregate, Threshold};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Regressed,
+    Improved,
+    Unchanged,
+    Inconclusive,
+    New,
+    Missing,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Regressed => "regressed",
+            Outcome::Improved => "improved",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Inconclusive => "inconclusive",
+            Outcome::New => "new",
+            Outcome::Missing => "missing",
+        }
+    }
+}
+
+/// One metric of one row, baseline against current.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    pub method: String,
+    pub name: String,
+    /// `p95`, `fail_rate`, `throughput`, or `row` for new and missing rows.
+    pub metric: String,
+    /// `ms`, `fraction` or `per_second`.
+    pub unit: &'static str,
+    pub baseline: Option<f64>,
+    pub current: Option<f64>,
+    /// Relative for latency and throughput (0.24 is +24%), a difference of
+    /// fractions for the failure rate.
+    pub change: Option<f64>,
+    /// The interval of `change`; `None` on an unbounded side.
+    pub interval: Option<(Option<f64>, Option<f64>)>,
+    pub outcome: Outcome,
+    /// Whether this outcome fails the gate.
+    pub fails_gate: bool,
+    pub reason: String,
+}
+
+impl Comparison {
+    pub fn row(&self) -> RowKey {
+        RowKey {
+            method: self.method.clone(),
+            name: self.name.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ThresholdResult {
+    pub method: String,
+    pub name: String,
+    pub threshold: String,
+    pub value: Option<f64>,
+    pub passed: bool,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Counts {
+    pub regressed: usize,
+    pub improved: usize,
+    pub unchanged: usize,
+    pub inconclusive: usize,
+    pub new: usize,
+    pub missing: usize,
+    pub thresholds_breached: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    pub passed: bool,
+    pub baseline: Option<String>,
+    pub current: String,
+    /// Family-wise confidence of all intervals together.
+    pub confidence: f64,
+    /// Comparisons the confidence is shared among (Bonferroni).
+    pub comparisons_tested: usize,
+    pub counts: Counts,
+    pub comparisons: Vec<Comparison>,
+    pub thresholds: Vec<ThresholdResult>,
+}
+
+impl Verdict {
+    /// What fails the gate, for annotations and exit messages.
+    pub fn failures(&self) -> impl Iterator<Item = &Comparison> {
+        self.comparisons.iter().filter(|c| c.fails_gate)
+    }
+}
+
+/// Compares `current` with `baseline` (if any) and checks thresholds.
+pub fn judge(current: &RunStats, baseline: Option<&RunStats>, rules: &Rules) -> Verdict {
+    let mut comparisons = Vec::new();
+    if let Some(baseline) = baseline {
+        let shared: Vec<&RowKey> = current
+            .rows
+            .keys()
+            .filter(|k| baseline.rows.contains_key(*k))
+            .collect();
+        let per_row = rules.percentiles.len() + 2;
+        let tested = (shared.len() * per_row).max(1);
+        let alpha = (1.0 - rules.confidence) / tested as f64;
+        for key in current.rows.keys().chain(
+            baseline
+                .rows
+                .keys()
+                .filter(|k| !current.rows.contains_key(*k)),
+        ) {
+            match (baseline.rows.get(key), current.rows.get(key)) {
+                (Some(b), Some(c)) => compare_row(key, b, c, rules, alpha, &mut comparisons),
+                (None, Some(c)) => comparisons.push(presence(
+                    key,
+                    Outcome::New,
+                    false,
+                    format!("not in the baseline; {} requests now", c.requests),
+                )),
+                (Some(b), None) if rules.missing != MissingPolicy::Ignore => {
+                    comparisons.push(presence(
+                        key,
+                        Outcome::Missing,
+                        rules.missing == MissingPolicy::Fail,
+                        format!(
+                            "in the baseline ({} requests), not requested in this run",
+                            b.requests
+                        ),
+                    ))
+                }
+                _ => {}
+            }
+        }
+    }
+    let thresholds = check_thresholds(current, rules);
+    let mut counts = Counts::default();
+    for c in &comparisons {
+        *match c.outcome {
+            Outcome::Regressed => &mut counts.regressed,
+            Outcome::Improved => &mut counts.improved,
+            Outcome::Unchanged => &mut counts.unchanged,
+            Outcome::Inconclusive => &mut counts.inconclusive,
+            Outcome::New => &mut counts.new,
+            Outcome::Missing => &mut counts.missing,
+        } += 1;
+    }
+    counts.thresholds_breached = thresholds.iter().filter(|t| !t.passed).count();
+    let passed = !comparisons.iter().any(|c| c.fails_gate) && counts.thresholds_breached == 0;
+    let shared_rows = baseline
+        .map(|b| {
+            current
+                .rows
+                .keys()
+                .filter(|k| b.rows.contains_key(*k))
+                .count()
+        })
+        .unwrap_or(0);
+    Verdict {
+        passed,
+        baseline: baseline.map(|b| b.source.clone()),
+        current: current.source.clone(),
+        confidence: rules.confidence,
+        comparisons_tested: shared_rows * (rules.percentiles.len() + 2),
+        counts,
+        comparisons,
+        thresholds,
+    }
+}
+
+fn presence(key: &RowKey, outcome: Outcome, fails_gate: bool, reason: String) -> Comparison {
+    Comparison {
+        method: key.method.clone(),
+        name: key.name.clone(),
+        metric: "row".into(),
+        unit: "requests",
+        baseline: None,
+        current: None,
+        change: None,
+        interval: None,
+        outcome,
+        fails_gate,
+        reason,
+    }
+}
+
+/// The decision shared by every metric: `bad_direction` is +1 when an
+/// increase is bad (latency, failures), -1 when a decrease is (throughput).
+struct Judged {
+    outcome: Outcome,
+    words: String,
+}
+
+fn decide(
+    change: f64,
+    interval: (f64, f64),
+    allowed: f64,
+    bad_direction: f64,
+    beyond_floor: bool,
+    tolerance_text: &str,
+) -> Judged {
+    let (bad_side, good_side) = if bad_direction > 0.0 {
+        (interval.0, -interval.1)
+    } else {
+        (-interval.1, interval.0)
+    };
+    let (worse, better) = if bad_direction > 0.0 {
+        ("above", "below")
+    } else {
+        ("below", "above")
+    };
+    let sign = |direction: f64| if direction > 0.0 { "+" } else { "-" };
+    if bad_side > allowed && beyond_floor {
+        Judged {
+            outcome: Outcome::Regressed,
+            words: format!("regressed, {worse} {}{tolerance_text}", sign(bad_direction)),
+        }
+    } else if good_side > allowed && beyond_floor {
+        Judged {
+            outcome: Outcome::Improved,
+            words: format!(
+                "improved, {better} {}{tolerance_text}",
+                sign(-bad_direction)
+            ),
+        }
+    } else if change.abs() <= allowed {
+        Judged {
+            outcome: Outcome::Unchanged,
+            words: format!("unchanged, within ±{tolerance_text}"),
+        }
+    } else if !beyond_floor {
+        Judged {
+            outcome: Outcome::Unchanged,
+            words: "unchanged, within the absolute floor".into(),
+        }
+    } else {
+        Judged {
+            outcome: Outcome::Inconclusive,
+            words: format!("inconclusive, the interval reaches within ±{tolerance_text}"),
+        }
+    }
+}
+
+fn compare_row(
+    key: &RowKey,
+    b: &RowStats,
+    c: &RowStats,
+    rules: &Rules,
+    alpha: f64,
+    out: &mut Vec<Comparison>,
+) {
+    let too_few = b.requests < rules.min_samples || c.requests < rules.min_samples;
+    let few_reason = || {
+        format!(
+            "inconclusive, too few samples ({} and {} requests; at least {} needed)",
+            b.requests, c.requests, rules.min_samples
+        )
+    };
+    let base = |metric: String, unit: &'static str| Comparison {
+        method: key.method.clone(),
+        name: key.name.clone(),
+        metric,
+        unit,
+        baseline: None,
+        current: None,
+        change: None,
+        interval: None,
+        outcome: Outcome::Inconclusive,
+        fails_gate: false,
+        reason: String::new(),
+    };
+
+    let (tolerance, gated) = rules.for_row(&key.method, &key.name, MetricKind::Latency);
+    for &percent in &rules.percentiles {
+        let q = percent / 100.0;
+        let label = format!("p{}", format_percentile(percent));
+        let mut comparison = base(label.clone(), "ms");
+        let (Some(bv), Some(cv)) = (
+            quantile(&b.latency, q, b.timed),
+            quantile(&c.latency, q, c.timed),
+        ) else {
+            comparison.reason = format!("{label}: {}", few_reason());
+            out.push(comparison);
+            continue;
+        };
+        comparison.baseline = Some(bv);
+        comparison.current = Some(cv);
+        let change = relative_change(bv, cv);
+        comparison.change = change.is_finite().then_some(change);
+        let interval = stats::ratio_interval(
+            quantile_interval(&b.latency, q, b.timed, alpha / 2.0),
+            quantile_interval(&c.latency, q, c.timed, alpha / 2.0),
+        );
+        comparison.interval = Some(bounded(interval));
+        let head = format!(
+            "{label} {} → {} ({}, CI {}..{})",
+            ms(bv),
+            ms(cv),
+            percent_change(change),
+            percent_change(interval.0),
+            percent_change(interval.1)
+        );
+        if too_few {
+            comparison.reason = format!("{head}: {}", few_reason());
+        } else {
+            let judged = decide(
+                change,
+                interval,
+                tolerance.allowed,
+                1.0,
+                (cv - bv).abs() > tolerance.floor_ms,
+                &percent_text(tolerance.allowed),
+            );
+            comparison.outcome = judged.outcome;
+            comparison.fails_gate = gated && judged.outcome == Outcome::Regressed;
+            comparison.reason = format!("{head}: {}", judged.words);
+        }
+        out.push(comparison);
+    }
+
+    let (tolerance, gated) = rules.for_row(&key.method, &key.name, MetricKind::FailRate);
+    let mut comparison = base("fail_rate".into(), "fraction");
+    let rate = |s: &RowStats| {
+        if s.requests > 0 {
+            s.failures as f64 / s.requests as f64
+        } else {
+            0.0
+        }
+    };
+    let (bv, cv) = (rate(b), rate(c));
+    let interval =
+        stats::difference_interval(b.failures, b.requests, c.failures, c.requests, alpha);
+    comparison.baseline = Some(bv);
+    comparison.current = Some(cv);
+    comparison.change = Some(cv - bv);
+    comparison.interval = Some(bounded(interval));
+    let head = format!(
+        "failures {} → {} ({}, CI {}..{})",
+        percent_value(bv),
+        percent_value(cv),
+        points(cv - bv),
+        points(interval.0),
+        points(interval.1)
+    );
+    if too_few {
+        comparison.reason = format!("{head}: {}", few_reason());
+    } else {
+        let judged = decide(
+            cv - bv,
+            interval,
+            tolerance.allowed,
+            1.0,
+            true,
+            &format!("{} pp", trim_number(tolerance.allowed * 100.0)),
+        );
+        comparison.outcome = judged.outcome;
+        comparison.fails_gate = gated && judged.outcome == Outcome::Regressed;
+        comparison.reason = format!("{head}: {}", judged.words);
+    }
+    out.push(comparison);
+
+    let (tolerance, gated) = rules.for_row(&key.method, &key.name, MetricKind::Throughput);
+    let mut comparison = base("throughput".into(), "per_second");
+    comparison.baseline = Some(b.requests_per_second);
+    comparison.current = Some(c.requests_per_second);
+    if b.requests_per_second > 0.0 && c.requests_per_second > 0.0 {
+        let rate_interval = |s: &RowStats| {
+            let seconds = s.requests as f64 / s.requests_per_second;
+            let (lo, hi) = stats::poisson_interval(s.requests, alpha / 2.0);
+            (lo / seconds, hi / seconds)
+        };
+        let change = relative_change(b.requests_per_second, c.requests_per_second);
+        let interval = stats::ratio_interval(rate_interval(b), rate_interval(c));
+        comparison.change = change.is_finite().then_some(change);
+        comparison.interval = Some(bounded(interval));
+        let head = format!(
+            "throughput {}/s → {}/s ({}, CI {}..{})",
+            significant(b.requests_per_second),
+            significant(c.requests_per_second),
+            percent_change(change),
+            percent_change(interval.0),
+            percent_change(interval.1)
+        );
+        if too_few {
+            comparison.reason = format!("{head}: {}", few_reason());
+        } else {
+            let judged = decide(
+                change,
+                interval,
+                tolerance.allowed,
+                -1.0,
+                true,
+                &percent_text(tolerance.allowed),
+            );
+            comparison.outcome = judged.outcome;
+            comparison.fails_gate = gated && judged.outcome == Outcome::Regressed;
+            comparison.reason = format!("{head}: {}", judged.words);
+        }
+    } else {
+        comparison.reason = "throughput: inconclusive, a side has no requests per second".into();
+    }
+    out.push(comparison);
+}
+
+fn relative_change(baseline: f64, current: f64) -> f64 {
+    if baseline > 0.0 {
+        current / baseline - 1.0
+    } else if current > 0.0 {
+        f64::INFINITY
+    } else {
+        0.0
+    }
+}
+
+fn bounded((lower, upper): (f64, f64)) -> (Option<f64>, Option<f64>) {
+    (
+        lower.is_finite().then_some(lower),
+        upper.is_finite().then_some(upper),
+    )
+}
+
+/// The point estimate of the `q` quantile, in ms.
+pub fn quantile(latency: &Latency, q: f64, n: u64) -> Option<f64> {
+    if n == 0 {
+        return None;
+    }
+    match latency {
+        Latency::Exact(_) => Some(order_statistic(
+            latency,
+            ((q * n as f64).ceil() as u64).clamp(1, n),
+            n,
+            Side::Upper,
+        )),
+        Latency::Ladder { points, max_ms, .. } => Some(
+            points
+                .iter()
+                .find(|(p, _)| *p >= q - 1e-12)
+                .map(|(_, v)| *v)
+                .unwrap_or(*max_ms),
+        ),
+    }
+}
+
+/// The distribution-free interval of the `q` quantile at two-sided level
+/// `1 - alpha`, in ms; infinite above when there are too few samples.
+pub fn quantile_interval(latency: &Latency, q: f64, n: u64, alpha: f64) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, f64::INFINITY);
+    }
+    let (lower, upper) = stats::quantile_rank_interval(n, q, alpha);
+    (
+        lower
+            .map(|r| order_statistic(latency, r, n, Side::Lower))
+            .unwrap_or(0.0),
+        upper
+            .map(|r| order_statistic(latency, r, n, Side::Upper))
+            .unwrap_or(f64::INFINITY),
+    )
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    Lower,
+    Upper,
+}
+
+/// The `rank`-th smallest of `n` response times, in ms. From a percentile
+/// ladder only bounds are known, so it errs outward: down for a lower bound,
+/// up for an upper one.
+fn order_statistic(latency: &Latency, rank: u64, n: u64, side: Side) -> f64 {
+    match latency {
+        Latency::Exact(histogram) => {
+            let mut seen = 0;
+            for value in histogram.iter_recorded() {
+                seen += value.count_at_value();
+                if seen >= rank {
+                    return histogram.median_equivalent(value.value_iterated_to()) as f64 / 1000.0;
+                }
+            }
+            histogram.max() as f64 / 1000.0
+        }
+        Latency::Ladder {
+            points,
+            min_ms,
+            max_ms,
+        } => {
+            let value = ladder_quantile(points, *min_ms, *max_ms, rank as f64 / n as f64);
+            let half_bucket = locust_bucket_width(value) / 2.0;
+            match side {
+                Side::Lower => (value - half_bucket).max(*min_ms),
+                Side::Upper => (value + half_bucket).min(*max_ms),
+            }
+        }
+    }
+}
+
+/// The quantile function through Locust's columns, linear between them and
+/// anchored at the exact minimum and maximum. An approximation: between two
+/// columns nothing is known but that the function rises.
+fn ladder_quantile(points: &[(f64, f64)], min_ms: f64, max_ms: f64, fraction: f64) -> f64 {
+    let mut previous = (0.0, min_ms);
+    for &(q, v) in points.iter().chain([(1.0, max_ms)].iter()) {
+        if fraction <= q {
+            let span = q - previous.0;
+            let t = if span > 0.0 {
+                (fraction - previous.0) / span
+            } else {
+                1.0
+            };
+            return previous.1 + t.clamp(0.0, 1.0) * (v - previous.1);
+        }
+        previous = (q, v.max(previous.1));
+    }
+    max_ms
+}
+
+/// The width of Locust's rounding bucket around a response time, in ms.
+fn locust_bucket_width(ms: f64) -> f64 {
+    if ms < 100.0 {
+        1.0
+    } else if ms < 1000.0 {
+        10.0
+    } else if ms < 10000.0 {
+        100.0
+    } else {
+        1000.0
+    }
+}
+
+fn check_thresholds(current: &RunStats, rules: &Rules) -> Vec<ThresholdResult> {
+    let mut results = Vec::new();
+    for (pattern, list) in &rules.thresholds {
+        let rows: Vec<(&RowKey, &RowStats)> = current
+            .rows
+            .iter()
+            .filter(|(k, _)| row_matches(pattern, k))
+            .collect();
+        for threshold in list {
+            if rows.is_empty() {
+                results.push(ThresholdResult {
+                    method: String::new(),
+                    name: pattern.clone(),
+                    threshold: threshold.source.clone(),
+                    value: None,
+                    passed: false,
+                    reason: format!(
+                        "{pattern}: no such row in this run, so `{threshold}` cannot hold"
+                    ),
+                });
+            }
+            for (key, row) in &rows {
+                let value = threshold_value(threshold, row);
+                let passed = value.is_some_and(|v| threshold.holds(v));
+                let shown = value
+                    .map(|v| describe_value(threshold, v))
+                    .unwrap_or_else(|| "no data".into());
+                results.push(ThresholdResult {
+                    method: key.method.clone(),
+                    name: key.name.clone(),
+                    threshold: threshold.source.clone(),
+                    value,
+                    passed,
+                    reason: format!(
+                        "{key}: {shown}, threshold {threshold}: {}",
+                        if passed { "holds" } else { "breached" }
+                    ),
+                });
+            }
+        }
+    }
+    results
+}
+
+/// `*` is every endpoint; `Aggregated` the total; otherwise `METHOD name`
+/// (a glob), or a bare name glob for any method.
+fn row_matches(pattern: &str, key: &RowKey) -> bool {
+    if key.is_aggregated() {
+        return pattern == "Aggregated";
+    }
+    match pattern.split_once(' ') {
+        Some((method, name)) if method.chars().all(|c| c.is_ascii_uppercase()) => {
+            method == key.method && glob_matches(name, &key.name)
+        }
+        _ => glob_matches(pattern, &key.name),
+    }
+}
+
+fn threshold_value(threshold: &Threshold, row: &RowStats) -> Option<f64> {
+    match threshold.aggregate {
+        Aggregate::Percentile(p) => quantile(&row.latency, p / 100.0, row.timed),
+        Aggregate::Median => quantile(&row.latency, 0.5, row.timed),
+        Aggregate::Average => (row.timed > 0).then_some(row.average_ms),
+        Aggregate::Min => (row.timed > 0).then(|| match &row.latency {
+            Latency::Exact(h) => h.min() as f64 / 1000.0,
+            Latency::Ladder { min_ms, .. } => *min_ms,
+        }),
+        Aggregate::Max => (row.timed > 0).then(|| match &row.latency {
+            Latency::Exact(h) => h.max() as f64 / 1000.0,
+            Latency::Ladder { max_ms, .. } => *max_ms,
+        }),
+        Aggregate::FailRate => {
+            (row.requests > 0).then(|| row.failures as f64 / row.requests as f64)
+        }
+        Aggregate::RequestsPerSecond => Some(row.requests_per_second),
+    }
+}
+
+fn describe_value(threshold: &Threshold, value: f64) -> String {
+    let label = threshold
+        .source
+        .split(['<', '>'])
+        .next()
+        .unwrap_or_default()
+        .trim();
+    match threshold.aggregate {
+        Aggregate::FailRate => format!("{label} = {}", percent_value(value)),
+        Aggregate::RequestsPerSecond => format!("{label} = {}/s", significant(value)),
+        _ => format!("{label} = {}", ms(value)),
+    }
+}
+
+pub fn format_percentile(percent: f64) -> String {
+    trim_number(percent)
+}
+
+fn trim_number(value: f64) -> String {
+    let text = format!("{value:.4}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// Three significant digits: 0.432, 12.1, 1530.
+pub fn significant(value: f64) -> String {
+    if value == 0.0 || !value.is_finite() {
+        return format!("{value}");
+    }
+    let digits = (2 - value.abs().log10().floor() as i32).max(0) as usize;
+    format!("{value:.digits$}")
+}
+
+pub fn ms(value: f64) -> String {
+    format!("{} ms", significant(value))
+}
+
+fn percent_text(fraction: f64) -> String {
+    format!("{}%", trim_number(fraction * 100.0))
+}
+
+/// `+24%`, `-3.5%`, `+∞`.
+pub fn percent_change(change: f64) -> String {
+    if change.is_infinite() {
+        return if change > 0.0 {
+            "+∞".into()
+        } else {
+            "-∞".into()
+        };
+    }
+    let percent = change * 100.0;
+    if percent.abs() >= 10.0 {
+        format!("{percent:+.0}%")
+    } else {
+        format!("{percent:+.1}%")
+    }
+}
+
+fn percent_value(fraction: f64) -> String {
+    format!("{:.2}%", fraction * 100.0)
+}
+
+/// A difference of fractions in percentage points: `+2.6 pp`.
+fn points(difference: f64) -> String {
+    format!("{:+.1} pp", difference * 100.0)
+}

@@ -1,0 +1,63 @@
+//! `summary.json`: the run and the verdict for machines, described by the
+//! JSON Schema in docs/summary.schema.json.
+
+use serde::Serialize;
+
+use crate::engine::RunResult;
+use crate::gate::Verdict;
+use crate::metrics::unix_seconds;
+use crate::results::utc_timestamp;
+
+pub const FILE_NAME: &str = "summary.json";
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct Summary<'a> {
+    schema_version: u32,
+    swarmgate_version: &'static str,
+    run: Option<RunSummary>,
+    verdict: &'a Verdict,
+    exit_code: u8,
+}
+
+#[derive(Serialize)]
+struct RunSummary {
+    scenario: String,
+    host: String,
+    users: u64,
+    spawn_rate: f64,
+    duration_secs: f64,
+    started_at: String,
+    elapsed_secs: f64,
+    interrupted: bool,
+    requests: u64,
+    failures: u64,
+}
+
+pub fn render(
+    run: Option<&RunResult>,
+    verdict: &Verdict,
+    exit_code: u8,
+) -> anyhow::Result<Vec<u8>> {
+    let summary = Summary {
+        schema_version: SCHEMA_VERSION,
+        swarmgate_version: env!("CARGO_PKG_VERSION"),
+        run: run.map(|run| RunSummary {
+            scenario: run.scenario.clone(),
+            host: run.host.clone(),
+            users: run.users,
+            spawn_rate: run.spawn_rate,
+            duration_secs: run.duration.as_secs_f64(),
+            started_at: utc_timestamp(unix_seconds(run.started_at)),
+            elapsed_secs: run.elapsed.as_secs_f64(),
+            interrupted: run.interrupted,
+            requests: run.stats.total.requests,
+            failures: run.stats.total.failures,
+        }),
+        verdict,
+        exit_code,
+    };
+    let mut bytes = serde_json::to_vec_pretty(&summary)?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}

@@ -1,0 +1,126 @@
+//! The gate's verdict as a terminal table, then the reasons worth reading.
+
+use std::fmt::Write;
+
+use crate::gate::{ms, percent_change, significant, Comparison, Outcome, Verdict};
+
+pub fn render(verdict: &Verdict) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", headline(verdict));
+    if !verdict.comparisons.is_empty() {
+        let width = verdict
+            .comparisons
+            .iter()
+            .map(|c| c.row().to_string().len())
+            .max()
+            .unwrap_or(8)
+            .clamp(8, 60);
+        let _ = writeln!(
+            out,
+            "{:<width$}  {:<10} {:>12} {:>12} {:>8} {:>17}  Verdict",
+            "Endpoint", "Metric", "Baseline", "Current", "Change", "Interval"
+        );
+        for c in &verdict.comparisons {
+            let _ = writeln!(
+                out,
+                "{:<width$}  {:<10} {:>12} {:>12} {:>8} {:>17}  {}",
+                c.row().to_string(),
+                c.metric,
+                value(c, c.baseline),
+                value(c, c.current),
+                c.change.map(|x| change(c, x)).unwrap_or_default(),
+                interval(c),
+                c.outcome.as_str()
+            );
+        }
+    }
+    let notable: Vec<&Comparison> = verdict
+        .comparisons
+        .iter()
+        .filter(|c| c.outcome != Outcome::Unchanged)
+        .collect();
+    if !notable.is_empty() {
+        let _ = writeln!(out, "\nWhy:");
+        for c in notable {
+            let _ = writeln!(
+                out,
+                "  {}{} {}",
+                if c.fails_gate { "✗ " } else { "  " },
+                c.row(),
+                c.reason
+            );
+        }
+    }
+    if !verdict.thresholds.is_empty() {
+        let _ = writeln!(out, "\nThresholds:");
+        for t in &verdict.thresholds {
+            let _ = writeln!(out, "  {}{}", if t.passed { "  " } else { "✗ " }, t.reason);
+        }
+    }
+    out
+}
+
+pub fn headline(verdict: &Verdict) -> String {
+    let c = &verdict.counts;
+    let mut parts = vec![
+        format!("{} regressed", c.regressed),
+        format!("{} improved", c.improved),
+        format!("{} unchanged", c.unchanged),
+        format!("{} inconclusive", c.inconclusive),
+    ];
+    if c.new > 0 {
+        parts.push(format!("{} new", c.new));
+    }
+    if c.missing > 0 {
+        parts.push(format!("{} missing", c.missing));
+    }
+    if !verdict.thresholds.is_empty() {
+        parts.push(format!(
+            "{} of {} thresholds breached",
+            c.thresholds_breached,
+            verdict.thresholds.len()
+        ));
+    }
+    let scope = match &verdict.baseline {
+        Some(_) => format!(
+            "; intervals hold together at {}% over {} comparisons",
+            significant(verdict.confidence * 100.0),
+            verdict.comparisons_tested
+        ),
+        None => "; no baseline, thresholds only".into(),
+    };
+    format!(
+        "Verdict: {}: {}{scope}",
+        if verdict.passed { "PASSED" } else { "FAILED" },
+        parts.join(", ")
+    )
+}
+
+fn value(c: &Comparison, v: Option<f64>) -> String {
+    match (v, c.unit) {
+        (None, _) => String::new(),
+        (Some(v), "ms") => ms(v),
+        (Some(v), "fraction") => format!("{:.2}%", v * 100.0),
+        (Some(v), _) => format!("{}/s", significant(v)),
+    }
+}
+
+fn change(c: &Comparison, x: f64) -> String {
+    if c.unit == "fraction" {
+        format!("{:+.1} pp", x * 100.0)
+    } else {
+        percent_change(x)
+    }
+}
+
+fn interval(c: &Comparison) -> String {
+    let Some((lower, upper)) = c.interval else {
+        return String::new();
+    };
+    let bound = |b: Option<f64>, infinite: f64| change(c, b.unwrap_or(infinite));
+    format!(
+        "{}..{}",
+        bound(lower, f64::NEG_INFINITY),
+        bound(upper, f64::INFINITY)
+    )
+}
