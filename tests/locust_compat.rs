@@ -123,15 +123,6 @@ fn result_files_match_genuine_locust_files() {
             }
         }
     }
-    // Medians and percentiles are Locust's buckets, so whole milliseconds here.
-    for table in [&ours, &theirs] {
-        let median = table.column("Median Response Time");
-        assert!(
-            table.rows.iter().all(|r| r[median].parse::<u64>().is_ok()),
-            "{:?}",
-            table.rows
-        );
-    }
 }
 
 #[test]
