@@ -91,8 +91,8 @@ pub fn write_summary(
 /// atomically, so a reader never sees half a baseline.
 pub fn update_baseline(path: &Path, run: &RunResult, force: bool) -> anyhow::Result<()> {
     if run.interrupted && !force {
-        return Err(InvalidInput(format!(
-            "--update-baseline: the run was interrupted, so {} was left as it was; pass --force to accept a partial run",
+        return Err(crate::CouldNotRun(format!(
+            "the run was interrupted, so the baseline {} was left as it was; pass --force with --update-baseline to accept a partial run",
             path.display()
         ))
         .into());

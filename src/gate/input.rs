@@ -219,9 +219,10 @@ pub fn parse_stats_csv(bytes: &[u8], path: &Path) -> Result<RunStats, InvalidInp
     }
     let mut rows = BTreeMap::new();
     let mut lines = BTreeMap::new();
-    for record in reader.records() {
+    for (index, record) in reader.records().enumerate() {
         let record = record.map_err(|e| InvalidInput(format!("{file}: {e}")))?;
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        // The header is line 1; Locust never writes a row over two lines.
+        let line = index + 2;
         let key = RowKey {
             method: record[0].to_owned(),
             name: record[1].to_owned(),

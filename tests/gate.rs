@@ -1,0 +1,317 @@
+//! The gate end to end: genuine Locust files, our own runs, summary.json
+//! against its schema, baselines, and bad input.
+
+mod common;
+
+use std::path::Path;
+
+use common::{assert_no_panic, repo_file, stderr_of, swarmgate, write_scenario, DemoApi};
+
+fn locust(file: &str) -> String {
+    repo_file("fixtures/locust")
+        .join(file)
+        .display()
+        .to_string()
+}
+
+fn compare(current: &str, baseline: &str, extra: &[&str]) -> std::process::Output {
+    let output = swarmgate()
+        .args(["compare", current, "--baseline", baseline])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert_no_panic(&output);
+    output
+}
+
+fn stdout_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn assert_valid_summary(path: &Path) -> serde_json::Value {
+    let schema: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo_file("docs/summary.schema.json")).unwrap())
+            .unwrap();
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema is valid");
+    let errors: Vec<String> = validator
+        .iter_errors(&summary)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{} does not match docs/summary.schema.json:\n{}",
+        path.display(),
+        errors.join("\n")
+    );
+    summary
+}
+
+#[test]
+fn genuine_locust_a_a_pair_passes_both_ways() {
+    for (current, baseline) in [
+        ("base-b_stats.csv", "base-a_stats.csv"),
+        ("base-a_stats.csv", "base-b_stats.csv"),
+    ] {
+        let output = compare(&locust(current), &locust(baseline), &[]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{current} vs {baseline}:\n{}",
+            stdout_of(&output)
+        );
+        assert!(stdout_of(&output).contains("Verdict: PASSED"));
+    }
+}
+
+#[test]
+fn genuine_locust_slowdown_fails_and_names_the_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.json");
+    let output = compare(
+        &locust("slow_stats.csv"),
+        &locust("base-a_stats.csv"),
+        &["--summary-json", summary.to_str().unwrap()],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stdout_of(&output));
+    let text = stdout_of(&output);
+    assert!(
+        text.contains("✗ GET /api/v1/products/[id]/ p50 11.0 ms → 14.0 ms (+27%, CI +"),
+        "{text}"
+    );
+    let summary = assert_valid_summary(&summary);
+    assert_eq!(summary["exit_code"], 1);
+    assert_eq!(summary["run"], serde_json::Value::Null);
+    let regressed: Vec<&str> = summary["verdict"]["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["outcome"] == "regressed")
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        regressed.contains(&"/api/v1/products/[id]/"),
+        "{regressed:?}"
+    );
+}
+
+#[test]
+fn csv_variants_locust_writes_are_read() {
+    // LF line ends and a byte-order mark, as other tools rewrite Locust files.
+    let dir = tempfile::tempdir().unwrap();
+    let original = std::fs::read_to_string(locust("base-a_stats.csv")).unwrap();
+    let variant = dir.path().join("variant.csv");
+    std::fs::write(
+        &variant,
+        format!("\u{feff}{}", original.replace("\r\n", "\n")),
+    )
+    .unwrap();
+    let output = compare(variant.to_str().unwrap(), &locust("base-a_stats.csv"), &[]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}{}",
+        stdout_of(&output),
+        stderr_of(&output)
+    );
+}
+
+#[test]
+fn a_run_writes_a_valid_summary_and_updates_its_baseline_atomically() {
+    let api = DemoApi::with_latency(2);
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(
+        dir.path(),
+        "s.toml",
+        &format!(
+            "host = \"{}\"\n[load]\nusers = 4\nduration = \"2s\"\n[gate.thresholds]\n\"GET /health\" = [\"p(95)<1s\"]\n[[user]]\nwait = \"constant(0.01)\"\n  [[user.task]]\n    [[user.task.step]]\n    get = \"/health\"\n",
+            api.url
+        ),
+    );
+    let baseline = dir.path().join("baseline");
+    let run = |extra: &[&str]| {
+        let output = swarmgate()
+            .arg("run")
+            .arg(&scenario)
+            .args(["-q", "--out"])
+            .arg(dir.path().join("out"))
+            .arg("--baseline")
+            .arg(&baseline)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_no_panic(&output);
+        output
+    };
+    // No baseline yet: only --update-baseline may create it.
+    assert_eq!(run(&[]).status.code(), Some(2));
+    let first = run(&["--update-baseline"]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr_of(&first));
+    assert!(
+        stdout_of(&first).contains("baseline")
+            && baseline.join("histograms.json").exists()
+            && baseline.join("stats.csv").exists()
+    );
+    let saved = std::fs::read(baseline.join("histograms.json")).unwrap();
+
+    let second = run(&[]);
+    assert_eq!(
+        second.status.code(),
+        Some(0),
+        "A/A against its own baseline:\n{}",
+        stdout_of(&second)
+    );
+    let summary = assert_valid_summary(&dir.path().join("out/summary.json"));
+    assert_eq!(summary["run"]["users"], 4);
+    assert_eq!(summary["verdict"]["thresholds"][0]["passed"], true);
+    assert_eq!(
+        std::fs::read(baseline.join("histograms.json")).unwrap(),
+        saved,
+        "a plain run never touches the baseline"
+    );
+}
+
+#[test]
+fn the_demo_passes_on_a_healthy_machine_and_fails_when_slowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let healthy = swarmgate()
+        .args(["demo", "-q", "--out"])
+        .arg(dir.path().join("healthy"))
+        .output()
+        .unwrap();
+    assert_no_panic(&healthy);
+    assert_eq!(healthy.status.code(), Some(0), "{}", stdout_of(&healthy));
+    let slowed = swarmgate()
+        .args(["demo", "-q", "--inject-latency", "5ms", "--out"])
+        .arg(dir.path().join("slowed"))
+        .output()
+        .unwrap();
+    assert_eq!(slowed.status.code(), Some(1), "{}", stdout_of(&slowed));
+    assert!(stdout_of(&slowed).contains("regressed, above +10%"));
+}
+
+/// Every bad input: a clear message naming the file, exit 2, no panic, and
+/// the baseline left byte for byte as it was.
+fn rejected(current: &Path, baseline: &Path, extra: &[&str], expected: &str) {
+    let before = std::fs::read(baseline).ok();
+    let output = compare(current.to_str().unwrap(), baseline.to_str().unwrap(), extra);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{}\n{}",
+        stdout_of(&output),
+        stderr_of(&output)
+    );
+    let message = stderr_of(&output);
+    assert!(
+        message.contains(expected),
+        "expected `{expected}` in:\n{message}"
+    );
+    assert_eq!(
+        std::fs::read(baseline).ok(),
+        before,
+        "the baseline is untouched"
+    );
+}
+
+#[test]
+fn bad_baselines_and_rules_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = repo_file("fixtures/locust/base-a_stats.csv");
+    let original = std::fs::read_to_string(&good).unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    rejected(&good, &dir.path().join("absent.csv"), &[], "absent.csv");
+    rejected(
+        &good,
+        &write("empty.csv", ""),
+        &[],
+        "empty.csv: the file is empty",
+    );
+    rejected(
+        &good,
+        &write("header.csv", "Method,Name,Count\r\nGET,/,1\r\n"),
+        &[],
+        "header.csv: not a stats CSV",
+    );
+    rejected(&good, &write("cells.csv", &original.replacen(",20,0,", ",twenty,0,", 1)), &[], "cells.csv:2: column `Request Count` of POST /api/v1/auth/token/ should be a number, but it is `twenty`");
+    let second_row = original.lines().nth(1).unwrap();
+    rejected(
+        &good,
+        &write(
+            "duplicate.csv",
+            &original.replacen(second_row, &format!("{second_row}\r\n{second_row}"), 1),
+        ),
+        &[],
+        "duplicate.csv:3: duplicate row POST /api/v1/auth/token/ (first on line 2)",
+    );
+    let fewer_percentiles = original
+        .lines()
+        .map(|line| {
+            line.split(',')
+                .take(11)
+                .chain(line.split(',').skip(16).take(1))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    rejected(
+        &good,
+        &write("ladder.csv", &fewer_percentiles),
+        &[],
+        "ladder.csv: has no 50% column to compare (its percentile columns are 95%)",
+    );
+    let rules = write("rules.toml", "[gate]\nmetrics = [\"latncy\"]\n");
+    rejected(&good, &good, &["--rules", rules.to_str().unwrap()], "rules.toml:2:12: unknown metric `latncy`: expected latency, fail_rate or throughput; did you mean `latency`?");
+    let rules = write(
+        "thresholds.toml",
+        "[gate.thresholds]\n\"GET /x\" = [\"p95<200ms\"]\n",
+    );
+    rejected(
+        &good,
+        &good,
+        &["--rules", rules.to_str().unwrap()],
+        "thresholds.toml:2:13: invalid threshold `p95<200ms`",
+    );
+}
+
+#[test]
+fn an_interrupted_run_does_not_replace_the_baseline() {
+    let api = DemoApi::start();
+    let dir = tempfile::tempdir().unwrap();
+    let baseline = dir.path().join("baseline.csv");
+    std::fs::copy(repo_file("fixtures/locust/base-a_stats.csv"), &baseline).unwrap();
+    let before = std::fs::read(&baseline).unwrap();
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("swarmgate"))
+        .args([
+            "run",
+            repo_file("fixtures/market-api.toml").to_str().unwrap(),
+            "--host",
+            &api.url,
+            "-q",
+            "--update-baseline",
+            "--baseline",
+        ])
+        .arg(&baseline)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", stderr_of(&output));
+    assert!(
+        stderr_of(&output).contains("was left as it was"),
+        "{}",
+        stderr_of(&output)
+    );
+    assert_eq!(std::fs::read(&baseline).unwrap(), before);
+}
