@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""How often the gate cries wolf, and how often it catches a real slowdown.
+
+Against the embedded demo API with a few milliseconds of latency and jitter,
+this makes many short runs: baselines, runs of the same server (A/A pairs)
+and runs of a server whose latency and jitter were raised by a given share.
+Each run is compared with its own baseline by `swarmgate compare` on the
+results directories (exact histograms) with the default rules. It prints the
+false-alarm rate of A/A pairs and the detection rate of each slowdown, per
+run length.
+
+Usage: bench/gate_accuracy.py [--pairs 20] [--durations 3] [--changes 25]
+       [--latency-ms 4] [--jitter-ms 2]        (cargo build --release first)
+"""
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SWARMGATE = os.path.join(ROOT, "target", "release", "swarmgate")
+SCENARIO = os.path.join(ROOT, "bench", "gate-study.toml")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(latency_ms, jitter_ms):
+    port = free_port()
+    server = subprocess.Popen(
+        [SWARMGATE, "serve-demo", "--port", str(port), "--inject-latency", f"{latency_ms}ms", "--inject-jitter", f"{jitter_ms}ms"],
+        stdout=subprocess.DEVNULL,
+    )
+    for _ in range(50):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            return server, port
+        except OSError:
+            time.sleep(0.1)
+    sys.exit("the demo API did not start")
+
+
+def run(port, seconds, out):
+    subprocess.run(
+        [SWARMGATE, "run", SCENARIO, "--host", f"http://127.0.0.1:{port}", "--duration", f"{seconds}s", "-q", "--out", out],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def regressed(current, baseline):
+    """True when the gate fails the comparison."""
+    code = subprocess.run([SWARMGATE, "compare", current, "--baseline", baseline], stdout=subprocess.DEVNULL).returncode
+    if code not in (0, 1):
+        sys.exit(f"compare exited {code}")
+    return code == 1
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", type=int, default=20)
+    parser.add_argument("--durations", default="3", help="run lengths in seconds, comma-separated")
+    parser.add_argument("--changes", default="25", help="latency increases in percent, comma-separated")
+    parser.add_argument("--latency-ms", type=float, default=4.0)
+    parser.add_argument("--jitter-ms", type=float, default=2.0)
+    args = parser.parse_args()
+    if not os.path.exists(SWARMGATE):
+        sys.exit("build first: cargo build --release")
+    durations = [float(d) for d in args.durations.split(",")]
+    changes = [float(c) for c in args.changes.split(",")]
+
+    servers = {0.0: serve(args.latency_ms, args.jitter_ms)}
+    for change in changes:
+        factor = 1 + change / 100
+        servers[change] = serve(args.latency_ms * factor, args.jitter_ms * factor)
+    print(f"demo API: {args.latency_ms} ms + up to {args.jitter_ms} ms jitter; slowed copies: +{', +'.join(f'{c:g}' for c in changes)}%")
+    print(f"{args.pairs} pairs per cell; each run compared with its own baseline run\n")
+    print(f"{'run length':>10}  {'A/A false alarms':>17}  " + "  ".join(f"{'+' + format(c, 'g') + '% caught':>12}" for c in changes))
+    try:
+        with tempfile.TemporaryDirectory() as work:
+            for seconds in durations:
+                false_alarms = 0
+                caught = {c: 0 for c in changes}
+                for i in range(args.pairs):
+                    base = os.path.join(work, f"{seconds}-{i}-base")
+                    again = os.path.join(work, f"{seconds}-{i}-again")
+                    run(servers[0.0][1], seconds, base)
+                    run(servers[0.0][1], seconds, again)
+                    false_alarms += regressed(again, base)
+                    for change in changes:
+                        slow = os.path.join(work, f"{seconds}-{i}-slow-{change}")
+                        run(servers[change][1], seconds, slow)
+                        caught[change] += regressed(slow, base)
+                cells = "  ".join(f"{caught[c]:>6} of {args.pairs:<3}" for c in changes)
+                print(f"{seconds:>9g}s  {false_alarms:>9} of {args.pairs:<5}  {cells}", flush=True)
+    finally:
+        for server, _ in servers.values():
+            server.terminate()
+            server.wait()
+
+
+if __name__ == "__main__":
+    main()
