@@ -26,6 +26,8 @@ pub enum Command {
     /// Compare a run with a baseline, offline: stats CSVs (swarmgate's or
     /// Locust's) or swarmgate results directories.
     Compare(CompareArgs),
+    /// Render report.html again from a results directory.
+    Report(ReportArgs),
     /// Check a scenario without sending any load.
     Validate {
         /// The scenario file (TOML).
@@ -113,6 +115,9 @@ pub struct CompareArgs {
     /// Also write the verdict as JSON (summary.json's format) to this file.
     #[arg(long)]
     pub summary_json: Option<PathBuf>,
+    /// Where to write the HTML report.
+    #[arg(long, default_value = "report.html")]
+    pub report: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -136,6 +141,18 @@ pub struct OutputArgs {
     /// Print only the final summary: no live progress.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Where to write the HTML report (default: report.html in --out).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A results directory written by `swarmgate run`.
+    pub dir: PathBuf,
+    /// Where to write the report (default: report.html in DIR).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

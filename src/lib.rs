@@ -3,12 +3,14 @@
 //! The pipeline runs one way: [`scenario`] → [`engine`] (which records into
 //! [`metrics`]) → [`results`]. Each stage hands the next one small type.
 
+pub mod ci;
 pub mod cli;
 pub mod commands;
 pub mod demo;
 pub mod engine;
 pub mod gate;
 pub mod metrics;
+pub mod report;
 pub mod results;
 pub mod scenario;
 

@@ -2,10 +2,13 @@
 
 use std::process::ExitCode;
 
-use super::gate::{apply_flags, check_percentiles, load_baseline, report, write_summary};
+use super::gate::{
+    apply_flags, check_percentiles, load_baseline, report, write_report, write_summary, Curves,
+};
 use crate::cli::CompareArgs;
 use crate::gate::input::RunStats;
 use crate::gate::rules::Rules;
+use crate::report::ReportInput;
 
 pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let rules = match &args.rules {
@@ -18,8 +21,20 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     check_percentiles(&current, &rules)?;
     let verdict = report(&current, Some(&baseline), &rules);
     let code = if verdict.passed { 0 } else { 1 };
+    let curves = Curves::of(&current, Some(&baseline));
     if let Some(path) = &args.summary_json {
-        write_summary(path, None, &verdict, code)?;
+        write_summary(path, None, &verdict, code, &curves)?;
     }
+    let input = ReportInput {
+        title: format!("{} against {}", current.source, baseline.source),
+        run: None,
+        current: &current,
+        current_curve: curves.current.clone(),
+        baseline_curve: curves.baseline.clone(),
+        verdict: Some(&verdict),
+        timeline: Vec::new(),
+        failures: Vec::new(),
+    };
+    write_report(&args.report, &input)?;
     Ok(ExitCode::from(code))
 }

@@ -82,8 +82,37 @@ pub fn write_summary(
     run: Option<&RunResult>,
     verdict: &Verdict,
     exit_code: u8,
+    curves: &Curves,
 ) -> anyhow::Result<()> {
-    write_atomically(path, &summary_json::render(run, verdict, exit_code)?)
+    let distributions = summary_json::Distributions {
+        current: &curves.current,
+        baseline: curves.baseline.as_deref(),
+    };
+    write_atomically(
+        path,
+        &summary_json::render(run, verdict, exit_code, distributions, crate::ci::commit())?,
+    )
+}
+
+/// The Aggregated latency curves of both sides, for summary.json and the report.
+pub struct Curves {
+    pub current: Vec<(f64, f64)>,
+    pub baseline: Option<Vec<(f64, f64)>>,
+}
+
+impl Curves {
+    pub fn of(current: &RunStats, baseline: Option<&RunStats>) -> Self {
+        Self {
+            current: crate::report::aggregated_curve(current),
+            baseline: baseline.map(crate::report::aggregated_curve),
+        }
+    }
+}
+
+pub fn write_report(path: &Path, input: &crate::report::ReportInput) -> anyhow::Result<()> {
+    write_atomically(path, crate::report::render(input)?.as_bytes())?;
+    println!("report: {}", path.display());
+    Ok(())
 }
 
 /// Writes the run as the new baseline: into a directory (stats.csv and

@@ -15,10 +15,22 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Compare(args) => compare::compare(args),
+        Command::Report(args) => report(&args),
         Command::Validate { scenario } => validate(&scenario),
         Command::Demo(args) => demo::demo(args),
         Command::ServeDemo(args) => demo::serve(args),
     }
+}
+
+fn report(args: &crate::cli::ReportArgs) -> anyhow::Result<ExitCode> {
+    let html = crate::report::render_results_dir(&args.dir)?;
+    let path = args
+        .report
+        .clone()
+        .unwrap_or_else(|| args.dir.join("report.html"));
+    crate::results::write_atomically(&path, html.as_bytes())?;
+    println!("report: {}", path.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn validate(path: &std::path::Path) -> anyhow::Result<ExitCode> {

@@ -6,12 +6,15 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use super::gate::{apply_flags, load_baseline, report, update_baseline, write_summary};
+use super::gate::{
+    apply_flags, load_baseline, report, update_baseline, write_report, write_summary, Curves,
+};
 use super::progress::RunObserver;
 use crate::cli::{OutputArgs, RunArgs};
 use crate::engine::{self, target};
 use crate::gate::input::RunStats;
 use crate::gate::rules::Rules;
+use crate::report::{FailureRow, ReportInput, RunMeta};
 use crate::results::{summary_json, terminal, ResultsDir};
 use crate::scenario::{Overrides, Scenario};
 use crate::{CouldNotRun, InvalidInput};
@@ -50,6 +53,21 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         update,
     };
     super::runtime()?.block_on(swarm(scenario, &args.output, args.allow_remote, gate))
+}
+
+fn run_meta(run: &crate::engine::RunResult) -> RunMeta {
+    let utc = |t| crate::results::utc_timestamp(crate::metrics::unix_seconds(t));
+    RunMeta {
+        scenario: run.scenario.clone(),
+        host: run.host.clone(),
+        users: run.users,
+        spawn_rate: run.spawn_rate,
+        duration: humantime::format_duration(run.duration).to_string(),
+        started_at: utc(run.started_at),
+        ended_at: utc(run.started_at + run.elapsed),
+        commit: crate::ci::commit(),
+        interrupted: run.interrupted,
+    }
 }
 
 /// How a run is judged: rules, the baseline read before the run, and where
@@ -109,11 +127,40 @@ pub async fn swarm(
     } else {
         1
     };
+    let curves = Curves::of(&current, gate.baseline.as_ref());
     write_summary(
         &results.path().join(summary_json::FILE_NAME),
         Some(&run),
         &verdict,
         code,
+        &curves,
+    )?;
+    let input = ReportInput {
+        title: run.scenario.clone(),
+        run: Some(run_meta(&run)),
+        current: &current,
+        current_curve: curves.current,
+        baseline_curve: curves.baseline,
+        verdict: (gate.baseline.is_some() || !gate.rules.thresholds.is_empty()).then_some(&verdict),
+        timeline: crate::report::read_timeline(&results.path().join("stats_history.csv"))?,
+        failures: run
+            .stats
+            .errors
+            .iter()
+            .map(|e| FailureRow {
+                method: e.method.to_string(),
+                name: e.name.to_string(),
+                message: e.message.clone(),
+                occurrences: e.occurrences,
+            })
+            .collect(),
+    };
+    write_report(
+        &output
+            .report
+            .clone()
+            .unwrap_or_else(|| results.path().join("report.html")),
+        &input,
     )?;
     println!("\nresults: {}", results.path().display());
     if let Some((path, force)) = &gate.update {

@@ -12,13 +12,13 @@ pub mod rules;
 pub mod stats;
 pub mod thresholds;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use input::{Latency, RowKey, RowStats, RunStats};
 use rules::{glob_matches, MetricKind, MissingPolicy, Rules};
 use thresholds::{Aggregate, Threshold};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Regressed,
@@ -43,14 +43,14 @@ impl Outcome {
 }
 
 /// One metric of one row, baseline against current.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Comparison {
     pub method: String,
     pub name: String,
     /// `p95`, `fail_rate`, `throughput`, or `row` for new and missing rows.
     pub metric: String,
     /// `ms`, `fraction` or `per_second`.
-    pub unit: &'static str,
+    pub unit: String,
     pub baseline: Option<f64>,
     pub current: Option<f64>,
     /// Relative for latency and throughput (0.24 is +24%), a difference of
@@ -73,7 +73,7 @@ impl Comparison {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ThresholdResult {
     pub method: String,
     pub name: String,
@@ -83,7 +83,7 @@ pub struct ThresholdResult {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Counts {
     pub regressed: usize,
     pub improved: usize,
@@ -94,7 +94,7 @@ pub struct Counts {
     pub thresholds_breached: usize,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Verdict {
     pub passed: bool,
     pub baseline: Option<String>,
@@ -196,7 +196,7 @@ fn presence(key: &RowKey, outcome: Outcome, fails_gate: bool, reason: String) ->
         method: key.method.clone(),
         name: key.name.clone(),
         metric: "row".into(),
-        unit: "requests",
+        unit: "requests".into(),
         baseline: None,
         current: None,
         change: None,
@@ -279,11 +279,11 @@ fn compare_row(
             b.requests, c.requests, rules.min_samples
         )
     };
-    let base = |metric: String, unit: &'static str| Comparison {
+    let base = |metric: String, unit: &str| Comparison {
         method: key.method.clone(),
         name: key.name.clone(),
         metric,
-        unit,
+        unit: unit.to_owned(),
         baseline: None,
         current: None,
         change: None,

@@ -18,6 +18,14 @@ struct Summary<'a> {
     run: Option<RunSummary>,
     verdict: &'a Verdict,
     exit_code: u8,
+    distributions: Distributions<'a>,
+}
+
+/// The Aggregated latency curves, (quantile, ms): what the report draws.
+#[derive(Serialize)]
+pub struct Distributions<'a> {
+    pub current: &'a [(f64, f64)],
+    pub baseline: Option<&'a [(f64, f64)]>,
 }
 
 #[derive(Serialize)]
@@ -28,7 +36,9 @@ struct RunSummary {
     spawn_rate: f64,
     duration_secs: f64,
     started_at: String,
+    ended_at: String,
     elapsed_secs: f64,
+    commit: Option<String>,
     interrupted: bool,
     requests: u64,
     failures: u64,
@@ -38,6 +48,8 @@ pub fn render(
     run: Option<&RunResult>,
     verdict: &Verdict,
     exit_code: u8,
+    distributions: Distributions,
+    commit: Option<String>,
 ) -> anyhow::Result<Vec<u8>> {
     let summary = Summary {
         schema_version: SCHEMA_VERSION,
@@ -49,13 +61,16 @@ pub fn render(
             spawn_rate: run.spawn_rate,
             duration_secs: run.duration.as_secs_f64(),
             started_at: utc_timestamp(unix_seconds(run.started_at)),
+            ended_at: utc_timestamp(unix_seconds(run.started_at + run.elapsed)),
             elapsed_secs: run.elapsed.as_secs_f64(),
+            commit,
             interrupted: run.interrupted,
             requests: run.stats.total.requests,
             failures: run.stats.total.failures,
         }),
         verdict,
         exit_code,
+        distributions,
     };
     let mut bytes = serde_json::to_vec_pretty(&summary)?;
     bytes.push(b'\n');

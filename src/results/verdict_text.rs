@@ -96,8 +96,8 @@ pub fn headline(verdict: &Verdict) -> String {
     )
 }
 
-fn value(c: &Comparison, v: Option<f64>) -> String {
-    match (v, c.unit) {
+pub fn value(c: &Comparison, v: Option<f64>) -> String {
+    match (v, c.unit.as_str()) {
         (None, _) => String::new(),
         (Some(v), "ms") => ms(v),
         (Some(v), "fraction") => format!("{:.2}%", v * 100.0),
@@ -105,7 +105,7 @@ fn value(c: &Comparison, v: Option<f64>) -> String {
     }
 }
 
-fn change(c: &Comparison, x: f64) -> String {
+pub fn change(c: &Comparison, x: f64) -> String {
     if c.unit == "fraction" {
         format!("{:+.1} pp", x * 100.0)
     } else {
@@ -113,7 +113,7 @@ fn change(c: &Comparison, x: f64) -> String {
     }
 }
 
-fn interval(c: &Comparison) -> String {
+pub fn interval(c: &Comparison) -> String {
     let Some((lower, upper)) = c.interval else {
         return String::new();
     };

@@ -120,6 +120,10 @@ pub struct Swarm {
 }
 
 impl Swarm {
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
     pub fn stats(&self) -> Table {
         Table::read(&self.dir.path().join("out/stats.csv"))
     }

@@ -1,0 +1,707 @@
+//! `report.html`: one self-contained file that shows what changed and why.
+//!
+//! Rendered with minijinja from templates/report.html, which is compiled into
+//! the binary. The context is flat, serializable structs of strings; charts
+//! are SVG drawn in [`svg`]. Every name is escaped: endpoint names and error
+//! messages come from the system under test.
+
+pub mod svg;
+
+use std::path::Path;
+
+use anyhow::Context;
+use minijinja::{Environment, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::gate::input::{Latency, RowKey, RowStats, RunStats};
+use crate::gate::{ms, quantile, significant, Verdict};
+use crate::results::verdict_text;
+use crate::InvalidInput;
+use svg::{Axis, Scale, Series, STYLES};
+
+const TEMPLATE: &str = include_str!("../../templates/report.html");
+/// Charts of an hour's run stay small: the timeline is averaged down to this.
+const MAX_TIMELINE_POINTS: usize = 900;
+/// Where the latency distribution is drawn.
+pub const CURVE_QUANTILES: [f64; 14] = [
+    0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999,
+];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunMeta {
+    pub scenario: String,
+    pub host: String,
+    pub users: u64,
+    pub spawn_rate: f64,
+    pub duration: String,
+    pub started_at: String,
+    pub ended_at: String,
+    pub commit: Option<String>,
+    pub interrupted: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct TimelinePoint {
+    /// Seconds since the start.
+    pub at: f64,
+    pub users: f64,
+    pub requests_per_second: f64,
+    pub failures_per_second: f64,
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FailureRow {
+    pub method: String,
+    pub name: String,
+    pub message: String,
+    pub occurrences: u64,
+}
+
+/// Everything a report shows.
+pub struct ReportInput<'a> {
+    pub title: String,
+    pub run: Option<RunMeta>,
+    pub current: &'a RunStats,
+    /// The Aggregated latency curves, (quantile, ms).
+    pub current_curve: Vec<(f64, f64)>,
+    pub baseline_curve: Option<Vec<(f64, f64)>>,
+    pub verdict: Option<&'a Verdict>,
+    pub timeline: Vec<TimelinePoint>,
+    pub failures: Vec<FailureRow>,
+}
+
+/// The Aggregated row's percentile curve, stored in summary.json so that a
+/// re-rendered report can draw the baseline's.
+pub fn aggregated_curve(stats: &RunStats) -> Vec<(f64, f64)> {
+    let Some(row) = stats.rows.get(&RowKey::aggregated()) else {
+        return Vec::new();
+    };
+    CURVE_QUANTILES
+        .iter()
+        .filter_map(|&q| quantile(&row.latency, q, row.timed).map(|v| (q, v)))
+        .collect()
+}
+
+#[derive(Serialize)]
+struct Page<'a> {
+    title: &'a str,
+    version: &'static str,
+    run: Option<&'a RunMeta>,
+    verdict: Option<VerdictView>,
+    requests: Vec<RequestRow>,
+    percentile_headers: Vec<String>,
+    failures: &'a [FailureRow],
+    charts: Vec<ChartView>,
+}
+
+#[derive(Serialize)]
+struct VerdictView {
+    passed: bool,
+    has_baseline: bool,
+    headline: String,
+    regressed: usize,
+    improved: usize,
+    inconclusive: usize,
+    unchanged: usize,
+    new: usize,
+    missing: usize,
+    breached: usize,
+    baseline: Option<String>,
+    comparisons: Vec<ComparisonRow>,
+    thresholds: Vec<ThresholdRow>,
+}
+
+#[derive(Serialize)]
+struct ComparisonRow {
+    endpoint: String,
+    metric: String,
+    baseline: String,
+    current: String,
+    change: String,
+    interval: String,
+    outcome: &'static str,
+    fails: bool,
+    reason: String,
+}
+
+#[derive(Serialize)]
+struct ThresholdRow {
+    endpoint: String,
+    threshold: String,
+    passed: bool,
+    reason: String,
+}
+
+#[derive(Serialize)]
+struct RequestRow {
+    method: String,
+    name: String,
+    requests: u64,
+    failures: String,
+    median: String,
+    average: String,
+    min: String,
+    max: String,
+    rps: String,
+    percentiles: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct ChartView {
+    title: String,
+    id: &'static str,
+    svg: Value,
+}
+
+const TABLE_PERCENTILES: [f64; 8] = [0.5, 0.66, 0.75, 0.9, 0.95, 0.99, 0.999, 1.0];
+
+pub fn render(input: &ReportInput) -> anyhow::Result<String> {
+    let mut env = Environment::new();
+    env.add_template("report.html", TEMPLATE)?;
+    let context = Page {
+        title: &input.title,
+        version: env!("CARGO_PKG_VERSION"),
+        run: input.run.as_ref(),
+        verdict: input.verdict.map(verdict_view),
+        requests: locust_order(input.current)
+            .map(|(k, r)| request_row(k, r))
+            .collect(),
+        percentile_headers: TABLE_PERCENTILES
+            .iter()
+            .map(|q| format!("{}%", crate::gate::format_percentile(q * 100.0)))
+            .collect(),
+        failures: &input.failures,
+        charts: charts(input),
+    };
+    Ok(env.get_template("report.html")?.render(&context)?)
+}
+
+/// Locust's order: by name, then method, and the total last.
+fn locust_order(stats: &RunStats) -> impl Iterator<Item = (&RowKey, &RowStats)> {
+    let mut rows: Vec<(&RowKey, &RowStats)> = stats
+        .rows
+        .iter()
+        .filter(|(k, _)| !k.is_aggregated())
+        .collect();
+    rows.sort_by(|a, b| (&a.0.name, &a.0.method).cmp(&(&b.0.name, &b.0.method)));
+    rows.into_iter()
+        .chain(stats.rows.get_key_value(&RowKey::aggregated()))
+}
+
+/// What fails the gate first, then what needs a look, then the rest.
+fn urgency(c: &crate::gate::Comparison) -> u8 {
+    use crate::gate::Outcome::*;
+    match (c.fails_gate, c.outcome) {
+        (true, _) => 0,
+        (_, Regressed | Missing) => 1,
+        (_, Inconclusive) => 2,
+        (_, Improved) => 3,
+        (_, New) => 4,
+        (_, Unchanged) => 5,
+    }
+}
+
+fn verdict_view(verdict: &Verdict) -> VerdictView {
+    let c = &verdict.counts;
+    VerdictView {
+        passed: verdict.passed,
+        has_baseline: verdict.baseline.is_some(),
+        headline: verdict_text::headline(verdict),
+        regressed: c.regressed,
+        improved: c.improved,
+        inconclusive: c.inconclusive,
+        unchanged: c.unchanged,
+        new: c.new,
+        missing: c.missing,
+        breached: c.thresholds_breached,
+        baseline: verdict.baseline.clone(),
+        comparisons: {
+            let mut ordered: Vec<_> = verdict.comparisons.iter().collect();
+            ordered.sort_by_key(|c| urgency(c));
+            ordered
+        }
+        .into_iter()
+        .map(|c| ComparisonRow {
+            endpoint: c.row().to_string(),
+            metric: c.metric.clone(),
+            baseline: verdict_text::value(c, c.baseline),
+            current: verdict_text::value(c, c.current),
+            change: c
+                .change
+                .map(|x| verdict_text::change(c, x))
+                .unwrap_or_default(),
+            interval: verdict_text::interval(c),
+            outcome: c.outcome.as_str(),
+            fails: c.fails_gate,
+            reason: c.reason.clone(),
+        })
+        .collect(),
+        thresholds: verdict
+            .thresholds
+            .iter()
+            .map(|t| ThresholdRow {
+                endpoint: RowKey {
+                    method: t.method.clone(),
+                    name: t.name.clone(),
+                }
+                .to_string(),
+                threshold: t.threshold.clone(),
+                passed: t.passed,
+                reason: t.reason.clone(),
+            })
+            .collect(),
+    }
+}
+
+fn request_row(key: &RowKey, row: &RowStats) -> RequestRow {
+    let at = |q: f64| {
+        quantile(&row.latency, q, row.timed)
+            .map(ms)
+            .unwrap_or_else(|| "N/A".into())
+    };
+    let (min, max) = match &row.latency {
+        Latency::Exact(h) if row.timed > 0 => {
+            (ms(h.min() as f64 / 1000.0), ms(h.max() as f64 / 1000.0))
+        }
+        Latency::Ladder { min_ms, max_ms, .. } if row.timed > 0 => (ms(*min_ms), ms(*max_ms)),
+        _ => ("N/A".into(), "N/A".into()),
+    };
+    let failed = if row.requests > 0 {
+        row.failures as f64 / row.requests as f64 * 100.0
+    } else {
+        0.0
+    };
+    RequestRow {
+        method: key.method.clone(),
+        name: key.name.clone(),
+        requests: row.requests,
+        failures: format!("{} ({failed:.2}%)", row.failures),
+        median: at(0.5),
+        average: if row.timed > 0 {
+            ms(row.average_ms)
+        } else {
+            "N/A".into()
+        },
+        min,
+        max,
+        rps: significant(row.requests_per_second),
+        percentiles: TABLE_PERCENTILES.iter().map(|q| at(*q)).collect(),
+    }
+}
+
+fn charts(input: &ReportInput) -> Vec<ChartView> {
+    let mut charts = Vec::new();
+    let timeline = downsample(&input.timeline);
+    let seconds = Axis {
+        label: "time since start (s)".into(),
+        scale: Scale::Linear,
+    };
+    let chart = |title: &str, id: &'static str, svg: String| ChartView {
+        title: title.into(),
+        id,
+        svg: Value::from_safe_string(svg),
+    };
+    if !timeline.is_empty() {
+        let series =
+            |label: &str, style: usize, value: &dyn Fn(&TimelinePoint) -> Option<f64>| Series {
+                label: label.into(),
+                points: timeline
+                    .iter()
+                    .filter_map(|p| value(p).map(|v| (p.at, v)))
+                    .collect(),
+                style: STYLES[style],
+            };
+        charts.push(chart(
+            "Users over time",
+            "users",
+            svg::line_chart(
+                "Users",
+                &seconds,
+                &Axis {
+                    label: "users".into(),
+                    scale: Scale::Linear,
+                },
+                &[series("users", 0, &|p| Some(p.users))],
+            ),
+        ));
+        charts.push(chart(
+            "Requests and failures per second",
+            "throughput",
+            svg::line_chart(
+                "Requests and failures per second",
+                &seconds,
+                &Axis {
+                    label: "per second".into(),
+                    scale: Scale::Linear,
+                },
+                &[
+                    series("requests/s", 0, &|p| Some(p.requests_per_second)),
+                    series("failures/s", 1, &|p| Some(p.failures_per_second)),
+                ],
+            ),
+        ));
+        charts.push(chart(
+            "Response time percentiles over time",
+            "latency",
+            svg::line_chart(
+                "Response time percentiles over time",
+                &seconds,
+                &Axis {
+                    label: "response time (ms)".into(),
+                    scale: Scale::Linear,
+                },
+                &[
+                    series("p50", 0, &|p| p.p50),
+                    series("p95", 1, &|p| p.p95),
+                    series("p99", 2, &|p| p.p99),
+                ],
+            ),
+        ));
+    }
+    if !input.current_curve.is_empty() {
+        let mut curves = vec![Series {
+            label: "current".into(),
+            points: input.current_curve.clone(),
+            style: STYLES[0],
+        }];
+        if let Some(baseline) = &input.baseline_curve {
+            curves.push(Series {
+                label: "baseline".into(),
+                points: baseline.clone(),
+                style: STYLES[1],
+            });
+        }
+        charts.push(chart(
+            "Latency distribution, all requests",
+            "distribution",
+            svg::line_chart(
+                "Latency distribution",
+                &Axis {
+                    label: "percentile".into(),
+                    scale: Scale::Nines,
+                },
+                &Axis {
+                    label: "response time (ms, log scale)".into(),
+                    scale: Scale::Log,
+                },
+                &curves,
+            ),
+        ));
+    }
+    let (names, baseline_p95, current_p95) = p95_per_endpoint(input);
+    if !names.is_empty() {
+        let mut series = Vec::new();
+        if baseline_p95.iter().any(Option::is_some) {
+            series.push(("baseline p95".to_owned(), baseline_p95, STYLES[1]));
+        }
+        series.push(("current p95".to_owned(), current_p95, STYLES[0]));
+        charts.push(chart(
+            "p95 per endpoint",
+            "p95",
+            svg::bar_chart(
+                "p95 per endpoint",
+                "p95 response time (ms)",
+                &names,
+                &series,
+            ),
+        ));
+    }
+    charts
+}
+
+type P95Bars = (Vec<String>, Vec<Option<f64>>, Vec<Option<f64>>);
+
+fn p95_per_endpoint(input: &ReportInput) -> P95Bars {
+    let mut names = Vec::new();
+    let mut baseline = Vec::new();
+    let mut current = Vec::new();
+    for (key, row) in locust_order(input.current) {
+        if key.is_aggregated() {
+            continue;
+        }
+        let compared = input.verdict.and_then(|v| {
+            v.comparisons
+                .iter()
+                .find(|c| c.metric == "p95" && c.method == key.method && c.name == key.name)
+        });
+        names.push(key.to_string());
+        baseline.push(compared.and_then(|c| c.baseline));
+        current.push(quantile(&row.latency, 0.95, row.timed));
+    }
+    (names, baseline, current)
+}
+
+/// Averages neighbouring seconds (keeping the worst percentile of each group,
+/// so a spike stays visible) until the timeline fits.
+fn downsample(points: &[TimelinePoint]) -> Vec<TimelinePoint> {
+    if points.len() <= MAX_TIMELINE_POINTS {
+        return points.to_vec();
+    }
+    let group = points.len().div_ceil(MAX_TIMELINE_POINTS);
+    points
+        .chunks(group)
+        .map(|chunk| {
+            let n = chunk.len() as f64;
+            let worst =
+                |f: fn(&TimelinePoint) -> Option<f64>| chunk.iter().filter_map(f).reduce(f64::max);
+            TimelinePoint {
+                at: chunk[0].at,
+                users: chunk.iter().map(|p| p.users).sum::<f64>() / n,
+                requests_per_second: chunk.iter().map(|p| p.requests_per_second).sum::<f64>() / n,
+                failures_per_second: chunk.iter().map(|p| p.failures_per_second).sum::<f64>() / n,
+                p50: worst(|p| p.p50),
+                p95: worst(|p| p.p95),
+                p99: worst(|p| p.p99),
+            }
+        })
+        .collect()
+}
+
+/// Reads `stats_history.csv` back into the timeline.
+pub fn read_timeline(path: &Path) -> anyhow::Result<Vec<TimelinePoint>> {
+    let mut reader =
+        csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+    let header: Vec<String> = reader.headers()?.iter().map(str::to_owned).collect();
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .with_context(|| format!("{}: no column {name}", path.display()))
+    };
+    let (at, users, rps, fps) = (
+        column("Timestamp")?,
+        column("User Count")?,
+        column("Requests/s")?,
+        column("Failures/s")?,
+    );
+    let (p50, p95, p99) = (column("50%")?, column("95%")?, column("99%")?);
+    let mut points = Vec::new();
+    let mut start = None;
+    for record in reader.records() {
+        let record = record?;
+        let number = |i: usize| record.get(i).and_then(|v| v.parse::<f64>().ok());
+        let timestamp = number(at).unwrap_or(0.0);
+        let origin = *start.get_or_insert(timestamp);
+        points.push(TimelinePoint {
+            at: timestamp - origin,
+            users: number(users).unwrap_or(0.0),
+            requests_per_second: number(rps).unwrap_or(0.0),
+            failures_per_second: number(fps).unwrap_or(0.0),
+            p50: number(p50),
+            p95: number(p95),
+            p99: number(p99),
+        });
+    }
+    Ok(points)
+}
+
+/// Reads `failures.csv` back.
+pub fn read_failures(path: &Path) -> anyhow::Result<Vec<FailureRow>> {
+    let mut reader =
+        csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record?;
+        rows.push(FailureRow {
+            method: record.get(0).unwrap_or_default().into(),
+            name: record.get(1).unwrap_or_default().into(),
+            message: record.get(2).unwrap_or_default().into(),
+            occurrences: record.get(3).and_then(|v| v.parse().ok()).unwrap_or(0),
+        });
+    }
+    Ok(rows)
+}
+
+/// What `report DIR` needs from summary.json.
+#[derive(Deserialize)]
+struct SavedSummary {
+    run: Option<SavedRun>,
+    verdict: Verdict,
+    #[serde(default)]
+    distributions: Option<SavedCurves>,
+}
+
+#[derive(Deserialize)]
+struct SavedRun {
+    scenario: String,
+    host: String,
+    users: u64,
+    spawn_rate: f64,
+    duration_secs: f64,
+    started_at: String,
+    ended_at: Option<String>,
+    commit: Option<String>,
+    interrupted: bool,
+}
+
+#[derive(Deserialize)]
+struct SavedCurves {
+    baseline: Option<Vec<(f64, f64)>>,
+}
+
+/// Renders the report of a results directory again, from its files alone.
+pub fn render_results_dir(dir: &Path) -> anyhow::Result<String> {
+    if !dir.is_dir() {
+        return Err(InvalidInput(format!("{}: not a results directory", dir.display())).into());
+    }
+    let current = RunStats::load(dir)?;
+    let summary: Option<SavedSummary> =
+        match std::fs::read(dir.join(crate::results::summary_json::FILE_NAME)) {
+            Ok(bytes) => Some(serde_json::from_slice(&bytes).map_err(|e| {
+                InvalidInput(format!(
+                    "{}: summary.json is not readable: {e}",
+                    dir.display()
+                ))
+            })?),
+            Err(_) => None,
+        };
+    let history = dir.join("stats_history.csv");
+    let timeline = if history.exists() {
+        read_timeline(&history)?
+    } else {
+        Vec::new()
+    };
+    let failures_path = dir.join("failures.csv");
+    let failures = if failures_path.exists() {
+        read_failures(&failures_path)?
+    } else {
+        Vec::new()
+    };
+    let run = summary
+        .as_ref()
+        .and_then(|s| s.run.as_ref())
+        .map(|r| RunMeta {
+            scenario: r.scenario.clone(),
+            host: r.host.clone(),
+            users: r.users,
+            spawn_rate: r.spawn_rate,
+            duration: humantime::format_duration(std::time::Duration::from_secs_f64(
+                r.duration_secs,
+            ))
+            .to_string(),
+            started_at: r.started_at.clone(),
+            ended_at: r.ended_at.clone().unwrap_or_default(),
+            commit: r.commit.clone(),
+            interrupted: r.interrupted,
+        });
+    let input = ReportInput {
+        title: run
+            .as_ref()
+            .map(|r| r.scenario.clone())
+            .unwrap_or_else(|| dir.display().to_string()),
+        run,
+        current: &current,
+        current_curve: aggregated_curve(&current),
+        baseline_curve: summary
+            .as_ref()
+            .and_then(|s| s.distributions.as_ref())
+            .and_then(|d| d.baseline.clone()),
+        verdict: summary.as_ref().map(|s| &s.verdict),
+        timeline,
+        failures,
+    };
+    render(&input)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gate::input::RowStats;
+    use crate::metrics::new_histogram;
+    use std::collections::BTreeMap;
+
+    /// An hour's run with 50 endpoints stays well under 1.5 MB.
+    #[test]
+    fn an_hour_with_fifty_endpoints_stays_small() {
+        let mut rows = BTreeMap::new();
+        for i in 0..=50 {
+            let mut histogram = new_histogram();
+            for v in 0..20_000u64 {
+                histogram.record(1_000 + (v * 7919) % 3_000_000).unwrap();
+            }
+            let key = if i == 50 {
+                RowKey::aggregated()
+            } else {
+                RowKey {
+                    method: "GET".into(),
+                    name: format!("/api/v1/resource-{i}/[id]/"),
+                }
+            };
+            rows.insert(
+                key,
+                RowStats {
+                    requests: 20_000,
+                    failures: 20,
+                    timed: 20_000,
+                    requests_per_second: 5.5,
+                    average_ms: 30.0,
+                    latency: Latency::Exact(histogram),
+                },
+            );
+        }
+        let current = RunStats {
+            source: "x".into(),
+            rows,
+            ladder: None,
+        };
+        let baseline = current.clone();
+        let verdict = crate::gate::judge(
+            &current,
+            Some(&baseline),
+            &crate::gate::rules::Rules::default(),
+        );
+        let timeline: Vec<TimelinePoint> = (0..3600)
+            .map(|s| TimelinePoint {
+                at: s as f64,
+                users: 50.0,
+                requests_per_second: 270.0 + (s % 17) as f64,
+                failures_per_second: (s % 3) as f64,
+                p50: Some(20.0),
+                p95: Some(80.0 + (s % 11) as f64),
+                p99: Some(200.0),
+            })
+            .collect();
+        let failures: Vec<FailureRow> = (0..50)
+            .map(|i| FailureRow {
+                method: "GET".into(),
+                name: format!("/api/v1/resource-{i}/[id]/"),
+                message: "HTTP 500 Internal Server Error".into(),
+                occurrences: 3,
+            })
+            .collect();
+        let html = render(&ReportInput {
+            title: "hour".into(),
+            run: None,
+            current: &current,
+            current_curve: aggregated_curve(&current),
+            baseline_curve: Some(aggregated_curve(&baseline)),
+            verdict: Some(&verdict),
+            timeline,
+            failures,
+        })
+        .unwrap();
+        assert!(html.len() < 1_500_000, "{} bytes", html.len());
+        assert!(html.contains("/api/v1/resource-49/[id]/"));
+    }
+
+    #[test]
+    fn long_timelines_keep_their_spikes() {
+        let points: Vec<TimelinePoint> = (0..3600)
+            .map(|s| TimelinePoint {
+                at: s as f64,
+                users: 1.0,
+                requests_per_second: 1.0,
+                failures_per_second: 0.0,
+                p50: Some(1.0),
+                p95: Some(if s == 1234 { 900.0 } else { 2.0 }),
+                p99: None,
+            })
+            .collect();
+        let small = downsample(&points);
+        assert!(small.len() <= MAX_TIMELINE_POINTS);
+        assert!(small.iter().any(|p| p.p95 == Some(900.0)));
+    }
+}

@@ -1,0 +1,440 @@
+//! Charts as inline SVG, drawn here rather than by a script from a CDN, so
+//! that the report opens offline and reads with JavaScript off. Series are
+//! told apart by dash pattern as well as colour, so a greyscale print works.
+
+use std::fmt::Write;
+
+const WIDTH: f64 = 760.0;
+const HEIGHT: f64 = 260.0;
+const LEFT: f64 = 64.0;
+const RIGHT: f64 = 16.0;
+const TOP: f64 = 16.0;
+const BOTTOM: f64 = 44.0;
+
+/// Distinct in colour and in grey: dark solid, mid dashed, light dotted.
+pub const STYLES: [Style; 3] = [
+    Style {
+        colour: "#1f4e9c",
+        dash: "",
+    },
+    Style {
+        colour: "#d97a00",
+        dash: "7 4",
+    },
+    Style {
+        colour: "#5f8f3a",
+        dash: "2 3",
+    },
+];
+
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub colour: &'static str,
+    pub dash: &'static str,
+}
+
+pub struct Series {
+    pub label: String,
+    pub points: Vec<(f64, f64)>,
+    pub style: Style,
+}
+
+#[derive(Clone)]
+pub struct Axis {
+    pub label: String,
+    pub scale: Scale,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+pub enum Scale {
+    Linear,
+    Log,
+    /// Percentiles as "nines": 50%, 90%, 99%, 99.9% equally spaced.
+    Nines,
+}
+
+impl Scale {
+    fn transform(self, v: f64) -> f64 {
+        match self {
+            Scale::Linear => v,
+            Scale::Log => v.max(1e-3).log10(),
+            Scale::Nines => -(1.0 - v.min(0.9999)).log10(),
+        }
+    }
+}
+
+/// XML-escapes text placed in the SVG: endpoint names come from the system
+/// under test.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Tick values for an axis spanning `low..high`.
+fn ticks(low: f64, high: f64, scale: Scale) -> Vec<f64> {
+    match scale {
+        Scale::Nines => [0.5, 0.9, 0.99, 0.999, 0.9999]
+            .into_iter()
+            .filter(|q| *q >= low - 1e-9 && *q <= high + 1e-9)
+            .collect(),
+        Scale::Log => {
+            let mut ticks = Vec::new();
+            let mut decade = 10f64.powi(low.max(1e-3).log10().floor() as i32);
+            while decade <= high * 1.0001 {
+                for m in [1.0, 2.0, 5.0] {
+                    let v = decade * m;
+                    if v >= low * 0.9999 && v <= high * 1.0001 {
+                        ticks.push(v);
+                    }
+                }
+                decade *= 10.0;
+            }
+            ticks
+        }
+        Scale::Linear => {
+            let span = (high - low).max(1e-9);
+            let raw = span / 5.0;
+            let magnitude = 10f64.powf(raw.log10().floor());
+            let step = [1.0, 2.0, 5.0, 10.0]
+                .iter()
+                .map(|m| m * magnitude)
+                .find(|s| *s >= raw)
+                .unwrap_or(magnitude * 10.0);
+            let mut v = (low / step).ceil() * step;
+            let mut ticks = Vec::new();
+            while v <= high + step * 1e-9 {
+                ticks.push(v);
+                v += step;
+            }
+            ticks
+        }
+    }
+}
+
+fn tick_label(v: f64, scale: Scale) -> String {
+    match scale {
+        Scale::Nines => {
+            let percent = v * 100.0;
+            format!(
+                "{}%",
+                format!("{percent:.2}")
+                    .trim_end_matches('0')
+                    .trim_end_matches('.')
+            )
+        }
+        _ if v.abs() >= 100.0 || v == v.round() => format!("{v:.0}"),
+        _ if v.abs() >= 1.0 => format!("{v:.1}"),
+        _ => format!("{}", (v * 1000.0).round() / 1000.0),
+    }
+}
+
+/// Bounds of the data on an axis, padded for a readable chart.
+fn bounds(values: impl Iterator<Item = f64>, scale: Scale, from_zero: bool) -> (f64, f64) {
+    let (mut low, mut high) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+            (l.min(v), h.max(v))
+        });
+    if !low.is_finite() {
+        return (0.0, 1.0);
+    }
+    match scale {
+        Scale::Linear => {
+            if from_zero {
+                low = low.min(0.0);
+            }
+            if high <= low {
+                high = low + 1.0;
+            }
+            let step = ticks(low, high, Scale::Linear)
+                .windows(2)
+                .map(|w| w[1] - w[0])
+                .next()
+                .unwrap_or(1.0);
+            (low, (high / step).ceil() * step)
+        }
+        Scale::Log => {
+            let low = 10f64.powi(low.max(1e-3).log10().floor() as i32);
+            let high = 10f64.powi(high.max(low * 10.0).log10().ceil() as i32);
+            (low, high)
+        }
+        Scale::Nines => (0.5, high.max(0.99)),
+    }
+}
+
+/// A line chart; each series a polyline, with a legend.
+pub fn line_chart(title: &str, x: &Axis, y: &Axis, series: &[Series]) -> String {
+    let (x_low, x_high) = bounds(
+        series.iter().flat_map(|s| s.points.iter().map(|p| p.0)),
+        x.scale,
+        false,
+    );
+    let (y_low, y_high) = bounds(
+        series.iter().flat_map(|s| s.points.iter().map(|p| p.1)),
+        y.scale,
+        true,
+    );
+    let plot_w = WIDTH - LEFT - RIGHT;
+    let plot_h = HEIGHT - TOP - BOTTOM;
+    let px = |v: f64| {
+        let (a, b) = (x.scale.transform(x_low), x.scale.transform(x_high));
+        LEFT + (x.scale.transform(v) - a) / (b - a).max(1e-9) * plot_w
+    };
+    let py = |v: f64| {
+        let (a, b) = (y.scale.transform(y_low), y.scale.transform(y_high));
+        TOP + plot_h - (y.scale.transform(v) - a) / (b - a).max(1e-9) * plot_h
+    };
+    let mut svg = open(title);
+    axes(
+        &mut svg,
+        x,
+        y,
+        &ticks(x_low, x_high, x.scale),
+        &ticks(y_low, y_high, y.scale),
+        &px,
+        &py,
+    );
+    for s in series {
+        if s.points.is_empty() {
+            continue;
+        }
+        let mut path = String::new();
+        for (i, (vx, vy)) in s.points.iter().enumerate() {
+            let _ = write!(
+                path,
+                "{}{:.1},{:.1}",
+                if i == 0 { "M" } else { " L" },
+                px(*vx),
+                py(*vy)
+            );
+        }
+        let _ = write!(
+            svg,
+            r#"<path class="series" d="{path}" fill="none" stroke="{}" stroke-width="2" stroke-dasharray="{}"><title>{}</title></path>"#,
+            s.style.colour,
+            s.style.dash,
+            escape(&s.label)
+        );
+    }
+    legend(&mut svg, series.iter().map(|s| (s.label.as_str(), s.style)));
+    svg.push_str("</svg>");
+    svg
+}
+
+/// Horizontal bars: one group per category, one bar per series.
+pub fn bar_chart(
+    title: &str,
+    unit: &str,
+    categories: &[String],
+    series: &[(String, Vec<Option<f64>>, Style)],
+) -> String {
+    let row_h = 10.0 * series.len() as f64 + 10.0;
+    let label_w = 260.0;
+    let height = TOP + BOTTOM + row_h * categories.len() as f64;
+    let high = series
+        .iter()
+        .flat_map(|(_, v, _)| v.iter().flatten().copied())
+        .fold(0.0f64, f64::max);
+    let (_, high) = bounds([0.0, high].into_iter(), Scale::Linear, true);
+    let plot_w = WIDTH - label_w - RIGHT;
+    let px = |v: f64| label_w + v / high.max(1e-9) * plot_w;
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r#"<svg class="chart" role="img" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}"><title>{}</title>"#,
+        escape(title)
+    );
+    for tick in ticks(0.0, high, Scale::Linear) {
+        let x = px(tick);
+        let _ = write!(
+            svg,
+            r##"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{:.1}" stroke="#ddd"/><text x="{x:.1}" y="{:.1}" text-anchor="middle" class="tick">{}</text>"##,
+            height - BOTTOM,
+            height - BOTTOM + 14.0,
+            tick_label(tick, Scale::Linear)
+        );
+    }
+    let _ = write!(
+        svg,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" class="axis">{}</text>"#,
+        label_w + plot_w / 2.0,
+        height - 8.0,
+        escape(unit)
+    );
+    for (i, category) in categories.iter().enumerate() {
+        let y = TOP + i as f64 * row_h;
+        let shown: String = if category.chars().count() > 40 {
+            format!("{}…", category.chars().take(39).collect::<String>())
+        } else {
+            category.clone()
+        };
+        let _ = write!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="end" class="tick">{}<title>{}</title></text>"#,
+            label_w - 6.0,
+            y + row_h / 2.0 + 3.0,
+            escape(&shown),
+            escape(category)
+        );
+        for (j, (label, values, style)) in series.iter().enumerate() {
+            if let Some(v) = values.get(i).copied().flatten() {
+                let pattern = if style.dash.is_empty() {
+                    ""
+                } else {
+                    r#" fill-opacity="0.45""#
+                };
+                let _ = write!(
+                    svg,
+                    r#"<rect class="bar" x="{label_w}" y="{:.1}" width="{:.1}" height="8" fill="{}"{pattern} stroke="{}"><title>{}: {} {}</title></rect>"#,
+                    y + 5.0 + j as f64 * 10.0,
+                    (px(v) - label_w).max(0.5),
+                    style.colour,
+                    style.colour,
+                    escape(label),
+                    tick_label(v, Scale::Linear),
+                    escape(unit)
+                );
+            }
+        }
+    }
+    legend(&mut svg, series.iter().map(|(l, _, s)| (l.as_str(), *s)));
+    svg.push_str("</svg>");
+    svg
+}
+
+fn open(title: &str) -> String {
+    format!(
+        r#"<svg class="chart" role="img" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}"><title>{}</title>"#,
+        escape(title)
+    )
+}
+
+fn axes(
+    svg: &mut String,
+    x: &Axis,
+    y: &Axis,
+    x_ticks: &[f64],
+    y_ticks: &[f64],
+    px: &dyn Fn(f64) -> f64,
+    py: &dyn Fn(f64) -> f64,
+) {
+    let bottom = HEIGHT - BOTTOM;
+    for &t in y_ticks {
+        let _ = write!(
+            svg,
+            r##"<line x1="{LEFT}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end" class="tick">{}</text>"##,
+            py(t),
+            WIDTH - RIGHT,
+            py(t),
+            LEFT - 6.0,
+            py(t) + 4.0,
+            tick_label(t, y.scale)
+        );
+    }
+    for &t in x_ticks {
+        let _ = write!(
+            svg,
+            r##"<line x1="{:.1}" y1="{TOP}" x2="{:.1}" y2="{bottom}" stroke="#eee"/><text x="{:.1}" y="{:.1}" text-anchor="middle" class="tick">{}</text>"##,
+            px(t),
+            px(t),
+            px(t),
+            bottom + 14.0,
+            tick_label(t, x.scale)
+        );
+    }
+    let _ = write!(
+        svg,
+        r##"<line x1="{LEFT}" y1="{bottom}" x2="{:.1}" y2="{bottom}" stroke="#333"/><line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{bottom}" stroke="#333"/>"##,
+        WIDTH - RIGHT
+    );
+    let _ = write!(
+        svg,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" class="axis">{}</text>"#,
+        LEFT + (WIDTH - LEFT - RIGHT) / 2.0,
+        HEIGHT - 8.0,
+        escape(&x.label)
+    );
+    let _ = write!(
+        svg,
+        r#"<text transform="translate(14 {:.1}) rotate(-90)" text-anchor="middle" class="axis">{}</text>"#,
+        TOP + (HEIGHT - TOP - BOTTOM) / 2.0,
+        escape(&y.label)
+    );
+}
+
+fn legend<'a>(svg: &mut String, entries: impl Iterator<Item = (&'a str, Style)>) {
+    let mut x = LEFT + 10.0;
+    for (label, style) in entries {
+        let _ = write!(
+            svg,
+            r#"<line x1="{x:.1}" y1="8" x2="{:.1}" y2="8" stroke="{}" stroke-width="3" stroke-dasharray="{}"/><text x="{:.1}" y="12" class="legend">{}</text>"#,
+            x + 22.0,
+            style.colour,
+            style.dash,
+            x + 26.0,
+            escape(label)
+        );
+        x += 40.0 + 7.0 * label.chars().count() as f64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linear_ticks_are_round_numbers() {
+        assert_eq!(
+            ticks(0.0, 10.0, Scale::Linear),
+            vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
+        );
+        let labels: Vec<String> = ticks(0.0, 0.9, Scale::Linear)
+            .iter()
+            .map(|t| tick_label(*t, Scale::Linear))
+            .collect();
+        assert_eq!(labels, ["0", "0.2", "0.4", "0.6", "0.8"]);
+        assert_eq!(
+            ticks(1.0, 100.0, Scale::Log),
+            vec![1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0]
+        );
+        assert_eq!(tick_label(0.999, Scale::Nines), "99.9%");
+    }
+
+    #[test]
+    fn names_are_escaped_in_charts() {
+        let svg = line_chart(
+            "t",
+            &Axis {
+                label: "x".into(),
+                scale: Scale::Linear,
+            },
+            &Axis {
+                label: "y".into(),
+                scale: Scale::Linear,
+            },
+            &[Series {
+                label: "<script>alert(1)</script>".into(),
+                points: vec![(0.0, 1.0), (1.0, 2.0)],
+                style: STYLES[0],
+            }],
+        );
+        assert!(!svg.contains("<script>") && svg.contains("&lt;script&gt;"));
+        let bars = bar_chart(
+            "p95",
+            "ms",
+            &["<b>x</b>".into()],
+            &[("now".into(), vec![Some(3.0)], STYLES[0])],
+        );
+        assert!(!bars.contains("<b>") && bars.contains("&lt;b&gt;"));
+    }
+}
