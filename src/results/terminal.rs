@@ -186,4 +186,6 @@ fn error_report(out: &mut String, run: &RunResult, name_width: usize) {
         );
     }
     let _ = writeln!(out, "{separator}");
+    // Locust ends its error report with an empty line.
+    out.push('\n');
 }
