@@ -26,6 +26,21 @@ pub enum Command {
     /// Compare a run with a baseline, offline: stats CSVs (swarmgate's or
     /// Locust's) or swarmgate results directories.
     Compare(CompareArgs),
+    /// Print the performance history kept by `run --history FILE`.
+    History {
+        /// The history CSV.
+        file: PathBuf,
+        /// How many of the latest runs to show.
+        #[arg(long, default_value_t = 10)]
+        last: usize,
+    },
+    /// Write a starter scenario (with a [gate] section) and a GitHub Actions
+    /// workflow into a repository; never overwrites a file.
+    Init {
+        /// The repository's root.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
     /// Render report.html again from a results directory.
     Report(ReportArgs),
     /// Check a scenario without sending any load.
@@ -58,6 +73,26 @@ pub struct RunArgs {
     pub baseline: BaselineArgs,
     #[command(flatten)]
     pub gate: GateArgs,
+    #[command(flatten)]
+    pub ci: CiArgs,
+    /// Append this run to a performance history CSV (one row per endpoint).
+    #[arg(long)]
+    pub history: Option<PathBuf>,
+    /// A label for this run in the history, e.g. nightly or pr-123.
+    #[arg(long, default_value = "")]
+    pub label: String,
+}
+
+/// Outputs for CI systems; inside GitHub Actions the summary, annotations
+/// and step outputs are written without flags.
+#[derive(Debug, Args, Default)]
+pub struct CiArgs {
+    /// Write the verdict as Markdown to this file.
+    #[arg(long)]
+    pub summary_md: Option<PathBuf>,
+    /// Write the verdict as JUnit XML (for GitLab, Jenkins) to this file.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -118,6 +153,8 @@ pub struct CompareArgs {
     /// Where to write the HTML report.
     #[arg(long, default_value = "report.html")]
     pub report: PathBuf,
+    #[command(flatten)]
+    pub ci: CiArgs,
 }
 
 #[derive(Debug, Args)]
@@ -153,6 +190,9 @@ pub struct ReportArgs {
     /// Where to write the report (default: report.html in DIR).
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Draw the trends of this history file.
+    #[arg(long)]
+    pub history: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ pub mod commands;
 pub mod demo;
 pub mod engine;
 pub mod gate;
+pub mod history;
 pub mod metrics;
 pub mod report;
 pub mod results;

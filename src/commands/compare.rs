@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 use super::gate::{
-    apply_flags, check_percentiles, load_baseline, report, write_report, write_summary, Curves,
+    apply_flags, check_percentiles, load_baseline, publish, report, write_report, write_summary,
+    Curves,
 };
 use crate::cli::CompareArgs;
 use crate::gate::input::RunStats;
@@ -34,7 +35,14 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
         verdict: Some(&verdict),
         timeline: Vec::new(),
         failures: Vec::new(),
+        history: &[],
     };
     write_report(&args.report, &input)?;
+    publish(
+        &verdict,
+        &args.ci,
+        &args.report,
+        args.summary_json.as_deref(),
+    )?;
     Ok(ExitCode::from(code))
 }

@@ -37,6 +37,8 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
                 DEMO_BASELINE_PATH,
             )?),
             update: None,
+            history: None,
+            ci: Default::default(),
         };
         let outcome = super::run::swarm(scenario, &args.output, false, gate).await;
         server.stop().await;

@@ -154,3 +154,28 @@ pub fn update_baseline(path: &Path, run: &RunResult, force: bool) -> anyhow::Res
     );
     Ok(())
 }
+
+/// The verdict for CI systems: Markdown and JUnit where asked, and inside
+/// GitHub Actions the job summary, annotations and step outputs.
+pub fn publish(
+    verdict: &Verdict,
+    ci: &crate::cli::CiArgs,
+    report: &Path,
+    summary_json: Option<&Path>,
+) -> anyhow::Result<()> {
+    let report_text = report.display().to_string();
+    if let Some(path) = &ci.summary_md {
+        write_atomically(
+            path,
+            crate::results::markdown::render(verdict, Some(&report_text)).as_bytes(),
+        )?;
+    }
+    if let Some(path) = &ci.junit {
+        write_atomically(path, crate::results::junit::render(verdict).as_bytes())?;
+    }
+    if let Some(actions) = crate::ci::github::Actions::detect() {
+        let summary = summary_json.map(|p| p.display().to_string());
+        actions.publish(verdict, &report_text, summary.as_deref())?;
+    }
+    Ok(())
+}

@@ -3,6 +3,7 @@
 mod compare;
 mod demo;
 mod gate;
+mod init;
 mod progress;
 mod run;
 
@@ -16,6 +17,14 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(args),
         Command::Compare(args) => compare::compare(args),
         Command::Report(args) => report(&args),
+        Command::History { file, last } => {
+            print!(
+                "{}",
+                crate::history::table(&crate::history::read(&file)?, last)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Init { dir } => init::init(&dir),
         Command::Validate { scenario } => validate(&scenario),
         Command::Demo(args) => demo::demo(args),
         Command::ServeDemo(args) => demo::serve(args),
@@ -23,7 +32,11 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn report(args: &crate::cli::ReportArgs) -> anyhow::Result<ExitCode> {
-    let html = crate::report::render_results_dir(&args.dir)?;
+    let history = match &args.history {
+        Some(path) => crate::history::read(path)?,
+        None => Vec::new(),
+    };
+    let html = crate::report::render_results_dir(&args.dir, &history)?;
     let path = args
         .report
         .clone()

@@ -85,7 +85,8 @@ impl Observer for RunObserver {
                 let _ = std::io::stderr().flush();
             }
             Mode::Log
-                if tick.elapsed.as_secs() % LOG_EVERY_SECS == 0 && tick.elapsed.as_secs() > 0 =>
+                if tick.elapsed.as_secs().is_multiple_of(LOG_EVERY_SECS)
+                    && tick.elapsed.as_secs() > 0 =>
             {
                 eprintln!("{}", self.line(tick));
             }

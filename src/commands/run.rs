@@ -7,13 +7,15 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::gate::{
-    apply_flags, load_baseline, report, update_baseline, write_report, write_summary, Curves,
+    apply_flags, load_baseline, publish, report, update_baseline, write_report, write_summary,
+    Curves,
 };
 use super::progress::RunObserver;
-use crate::cli::{OutputArgs, RunArgs};
+use crate::cli::{CiArgs, OutputArgs, RunArgs};
 use crate::engine::{self, target};
 use crate::gate::input::RunStats;
 use crate::gate::rules::Rules;
+use crate::history::RunLabel;
 use crate::report::{FailureRow, ReportInput, RunMeta};
 use crate::results::{summary_json, terminal, ResultsDir};
 use crate::scenario::{Overrides, Scenario};
@@ -47,10 +49,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             args.baseline.force,
         )
     });
+    // A history that does not parse is reported now and left untouched.
+    if let Some(path) = &args.history {
+        crate::history::read(path)?;
+    }
     let gate = Gate {
         rules,
         baseline,
         update,
+        history: args.history.clone().map(|path| (path, args.label.clone())),
+        ci: args.ci,
     };
     super::runtime()?.block_on(swarm(scenario, &args.output, args.allow_remote, gate))
 }
@@ -76,6 +84,9 @@ pub struct Gate {
     pub rules: Rules,
     pub baseline: Option<RunStats>,
     pub update: Option<(PathBuf, bool)>,
+    /// The history file and this run's label.
+    pub history: Option<(PathBuf, String)>,
+    pub ci: CiArgs,
 }
 
 /// The pipeline shared by `run` and `demo`: check the target, swarm, write
@@ -135,9 +146,23 @@ pub async fn swarm(
         code,
         &curves,
     )?;
+    let meta = run_meta(&run);
+    let history = match &gate.history {
+        Some((path, label)) => {
+            let label = RunLabel {
+                time: meta.started_at.clone(),
+                commit: meta.commit.clone(),
+                branch: crate::ci::branch(),
+                label: label.clone(),
+            };
+            crate::history::append(path, &crate::history::rows_of(&current, &verdict, &label))?;
+            crate::history::read(path)?
+        }
+        None => Vec::new(),
+    };
     let input = ReportInput {
         title: run.scenario.clone(),
-        run: Some(run_meta(&run)),
+        run: Some(meta),
         current: &current,
         current_curve: curves.current,
         baseline_curve: curves.baseline,
@@ -154,13 +179,18 @@ pub async fn swarm(
                 occurrences: e.occurrences,
             })
             .collect(),
+        history: &history,
     };
-    write_report(
-        &output
-            .report
-            .clone()
-            .unwrap_or_else(|| results.path().join("report.html")),
-        &input,
+    let report_path = output
+        .report
+        .clone()
+        .unwrap_or_else(|| results.path().join("report.html"));
+    write_report(&report_path, &input)?;
+    publish(
+        &verdict,
+        &gate.ci,
+        &report_path,
+        Some(&results.path().join(summary_json::FILE_NAME)),
     )?;
     println!("\nresults: {}", results.path().display());
     if let Some((path, force)) = &gate.update {

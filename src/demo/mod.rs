@@ -295,7 +295,7 @@ fn product(id: u64) -> serde_json::Value {
         "id": id,
         "name": format!("Product {id}"),
         "price": format!("{}.{:02}", 5 + id * 3, (id * 37) % 100),
-        "in_stock": id % 4 != 0,
+        "in_stock": !id.is_multiple_of(4),
         "category": category,
     })
 }

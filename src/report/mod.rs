@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::gate::input::{Latency, RowKey, RowStats, RunStats};
 use crate::gate::{ms, quantile, significant, Verdict};
+use crate::history::HistoryRow;
 use crate::results::verdict_text;
 use crate::InvalidInput;
 use svg::{Axis, Scale, Series, STYLES};
@@ -71,7 +72,12 @@ pub struct ReportInput<'a> {
     pub verdict: Option<&'a Verdict>,
     pub timeline: Vec<TimelinePoint>,
     pub failures: Vec<FailureRow>,
+    /// The performance history, this run included when it was appended.
+    pub history: &'a [HistoryRow],
 }
+
+/// How many past runs the trends show.
+const TREND_RUNS: usize = 30;
 
 /// The Aggregated row's percentile curve, stored in summary.json so that a
 /// re-rendered report can draw the baseline's.
@@ -95,6 +101,17 @@ struct Page<'a> {
     percentile_headers: Vec<String>,
     failures: &'a [FailureRow],
     charts: Vec<ChartView>,
+    trends: Vec<TrendRow>,
+    trend_runs: usize,
+}
+
+#[derive(Serialize)]
+struct TrendRow {
+    endpoint: String,
+    sparkline: Value,
+    first: String,
+    latest: String,
+    verdict: String,
 }
 
 #[derive(Serialize)]
@@ -175,6 +192,8 @@ pub fn render(input: &ReportInput) -> anyhow::Result<String> {
             .collect(),
         failures: &input.failures,
         charts: charts(input),
+        trends: trends(input.history),
+        trend_runs: crate::history::last_runs(input.history, TREND_RUNS).len(),
     };
     Ok(env.get_template("report.html")?.render(&context)?)
 }
@@ -391,6 +410,13 @@ fn charts(input: &ReportInput) -> Vec<ChartView> {
             ),
         ));
     }
+    if let Some(trend) = aggregated_trend(input.history) {
+        charts.push(chart(
+            "Trend over the last runs, all requests",
+            "trend",
+            trend,
+        ));
+    }
     let (names, baseline_p95, current_p95) = p95_per_endpoint(input);
     if !names.is_empty() {
         let mut series = Vec::new();
@@ -410,6 +436,94 @@ fn charts(input: &ReportInput) -> Vec<ChartView> {
         ));
     }
     charts
+}
+
+/// p95 of each endpoint over the last runs, as sparklines.
+fn trends(history: &[HistoryRow]) -> Vec<TrendRow> {
+    let runs = crate::history::last_runs(history, TREND_RUNS);
+    if runs.len() < 2 {
+        return Vec::new();
+    }
+    let mut endpoints: Vec<String> = Vec::new();
+    for row in runs.iter().flatten() {
+        if !endpoints.contains(&row.endpoint()) {
+            endpoints.push(row.endpoint());
+        }
+    }
+    endpoints
+        .into_iter()
+        .map(|endpoint| {
+            let values: Vec<Option<f64>> = runs
+                .iter()
+                .map(|run| {
+                    run.iter()
+                        .find(|r| r.endpoint() == endpoint)
+                        .and_then(|r| r.p95_ms)
+                })
+                .collect();
+            let latest = runs
+                .iter()
+                .rev()
+                .find_map(|run| run.iter().find(|r| r.endpoint() == endpoint));
+            let shown = |v: Option<&f64>| v.map(|v| ms(*v)).unwrap_or_else(|| "-".into());
+            TrendRow {
+                sparkline: Value::from_safe_string(svg::sparkline(
+                    &format!("p95 of {endpoint}"),
+                    &values,
+                )),
+                first: shown(values.iter().flatten().next()),
+                latest: shown(values.iter().flatten().last()),
+                verdict: latest.map(|r| r.verdict.clone()).unwrap_or_default(),
+                endpoint,
+            }
+        })
+        .collect()
+}
+
+fn aggregated_trend(history: &[HistoryRow]) -> Option<String> {
+    let runs = crate::history::last_runs(history, TREND_RUNS);
+    if runs.len() < 2 {
+        return None;
+    }
+    let aggregated = |f: fn(&HistoryRow) -> Option<f64>| -> Vec<(f64, f64)> {
+        runs.iter()
+            .enumerate()
+            .filter_map(|(i, run)| {
+                run.iter()
+                    .find(|r| r.method.is_empty() && r.name == "Aggregated")
+                    .and_then(|r| f(r))
+                    .map(|v| ((i + 1) as f64, v))
+            })
+            .collect()
+    };
+    Some(svg::line_chart(
+        "Trend of all requests over the last runs",
+        &Axis {
+            label: format!("run (the last {})", runs.len()),
+            scale: Scale::Linear,
+        },
+        &Axis {
+            label: "response time (ms)".into(),
+            scale: Scale::Linear,
+        },
+        &[
+            Series {
+                label: "p50".into(),
+                points: aggregated(|r| r.p50_ms),
+                style: STYLES[0],
+            },
+            Series {
+                label: "p95".into(),
+                points: aggregated(|r| r.p95_ms),
+                style: STYLES[1],
+            },
+            Series {
+                label: "p99".into(),
+                points: aggregated(|r| r.p99_ms),
+                style: STYLES[2],
+            },
+        ],
+    ))
 }
 
 type P95Bars = (Vec<String>, Vec<Option<f64>>, Vec<Option<f64>>);
@@ -543,7 +657,7 @@ struct SavedCurves {
 }
 
 /// Renders the report of a results directory again, from its files alone.
-pub fn render_results_dir(dir: &Path) -> anyhow::Result<String> {
+pub fn render_results_dir(dir: &Path, history: &[HistoryRow]) -> anyhow::Result<String> {
     if !dir.is_dir() {
         return Err(InvalidInput(format!("{}: not a results directory", dir.display())).into());
     }
@@ -558,9 +672,9 @@ pub fn render_results_dir(dir: &Path) -> anyhow::Result<String> {
             })?),
             Err(_) => None,
         };
-    let history = dir.join("stats_history.csv");
-    let timeline = if history.exists() {
-        read_timeline(&history)?
+    let stats_history = dir.join("stats_history.csv");
+    let timeline = if stats_history.exists() {
+        read_timeline(&stats_history)?
     } else {
         Vec::new()
     };
@@ -602,6 +716,7 @@ pub fn render_results_dir(dir: &Path) -> anyhow::Result<String> {
         verdict: summary.as_ref().map(|s| &s.verdict),
         timeline,
         failures,
+        history,
     };
     render(&input)
 }
@@ -681,6 +796,7 @@ mod tests {
             verdict: Some(&verdict),
             timeline,
             failures,
+            history: &[],
         })
         .unwrap();
         assert!(html.len() < 1_500_000, "{} bytes", html.len());

@@ -312,6 +312,38 @@ pub fn bar_chart(
     svg
 }
 
+/// A small line without axes, for a table cell: the shape of a trend.
+pub fn sparkline(label: &str, values: &[Option<f64>]) -> String {
+    let (w, h) = (140.0, 28.0);
+    let known: Vec<(usize, f64)> = values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.map(|v| (i, v)))
+        .collect();
+    let (low, high) = known
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, hi), (_, v)| {
+            (l.min(*v), hi.max(*v))
+        });
+    let span = (high - low).max(1e-9);
+    let step = w / (values.len().max(2) - 1) as f64;
+    let mut path = String::new();
+    for (n, (i, v)) in known.iter().enumerate() {
+        let _ = write!(
+            path,
+            "{}{:.1},{:.1}",
+            if n == 0 { "M" } else { " L" },
+            *i as f64 * step,
+            h - 3.0 - (v - low) / span * (h - 6.0)
+        );
+    }
+    format!(
+        r#"<svg class="sparkline" role="img" viewBox="0 0 {w} {h}" width="{w}" height="{h}"><title>{}</title><path class="series" d="{path}" fill="none" stroke="{}" stroke-width="1.5"/></svg>"#,
+        escape(label),
+        STYLES[0].colour
+    )
+}
+
 fn open(title: &str) -> String {
     format!(
         r#"<svg class="chart" role="img" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}"><title>{}</title>"#,

@@ -4,7 +4,9 @@
 mod failures_csv;
 pub mod histograms;
 mod history_csv;
+pub mod junit;
 pub mod locust;
+pub mod markdown;
 mod stats_csv;
 pub mod summary_json;
 pub mod terminal;

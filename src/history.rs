@@ -1,0 +1,322 @@
+//! The performance history: one CSV row per endpoint per run, appended by
+//! every `run --history FILE`, drawn as trends in the report and printed by
+//! `swarmgate history`.
+//!
+//! The file is the team's record, so an append must never lose or half-write
+//! it: appends take a lock (so two runs at once both land), re-read and check
+//! the file, and replace it atomically with the old rows plus the new ones. A
+//! file that does not parse is reported and left exactly as it is.
+
+use std::fmt::Write as _;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use crate::gate::input::{RowKey, RunStats};
+use crate::gate::{quantile, significant, Outcome, Verdict};
+use crate::results::write_atomically;
+use crate::InvalidInput;
+
+pub const HEADER: [&str; 13] = [
+    "time",
+    "commit",
+    "branch",
+    "label",
+    "method",
+    "name",
+    "requests",
+    "failures",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "requests_per_second",
+    "verdict",
+];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryRow {
+    /// UTC, `%Y-%m-%dT%H:%M:%SZ`: when the run started.
+    pub time: String,
+    pub commit: String,
+    pub branch: String,
+    pub label: String,
+    pub method: String,
+    pub name: String,
+    pub requests: u64,
+    pub failures: u64,
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub requests_per_second: f64,
+    /// The row's worst outcome: regressed, inconclusive, improved, unchanged,
+    /// new; or `none` without a baseline.
+    pub verdict: String,
+}
+
+impl HistoryRow {
+    pub fn run_id(&self) -> (String, String, String) {
+        (self.time.clone(), self.commit.clone(), self.label.clone())
+    }
+
+    pub fn endpoint(&self) -> String {
+        RowKey {
+            method: self.method.clone(),
+            name: self.name.clone(),
+        }
+        .to_string()
+    }
+
+    fn cells(&self) -> Vec<String> {
+        let number = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or_default();
+        vec![
+            self.time.clone(),
+            self.commit.clone(),
+            self.branch.clone(),
+            self.label.clone(),
+            self.method.clone(),
+            self.name.clone(),
+            self.requests.to_string(),
+            self.failures.to_string(),
+            number(self.p50_ms),
+            number(self.p95_ms),
+            number(self.p99_ms),
+            format!("{:.3}", self.requests_per_second),
+            self.verdict.clone(),
+        ]
+    }
+}
+
+/// Where a run came from, for its history rows.
+pub struct RunLabel {
+    pub time: String,
+    pub commit: Option<String>,
+    pub branch: Option<String>,
+    pub label: String,
+}
+
+/// One row per endpoint (and Aggregated) of a run.
+pub fn rows_of(current: &RunStats, verdict: &Verdict, label: &RunLabel) -> Vec<HistoryRow> {
+    current
+        .rows
+        .iter()
+        .map(|(key, row)| {
+            let outcomes: Vec<Outcome> = verdict
+                .comparisons
+                .iter()
+                .filter(|c| c.method == key.method && c.name == key.name)
+                .map(|c| c.outcome)
+                .collect();
+            let worst = [
+                Outcome::Regressed,
+                Outcome::Inconclusive,
+                Outcome::Improved,
+                Outcome::Unchanged,
+                Outcome::New,
+            ]
+            .into_iter()
+            .find(|o| outcomes.contains(o))
+            .map(Outcome::as_str)
+            .unwrap_or("none");
+            HistoryRow {
+                time: label.time.clone(),
+                commit: label.commit.clone().unwrap_or_default(),
+                branch: label.branch.clone().unwrap_or_default(),
+                label: label.label.clone(),
+                method: key.method.clone(),
+                name: key.name.clone(),
+                requests: row.requests,
+                failures: row.failures,
+                p50_ms: quantile(&row.latency, 0.5, row.timed),
+                p95_ms: quantile(&row.latency, 0.95, row.timed),
+                p99_ms: quantile(&row.latency, 0.99, row.timed),
+                requests_per_second: row.requests_per_second,
+                verdict: worst.into(),
+            }
+        })
+        .collect()
+}
+
+/// Reads a history file; a missing file is an empty history.
+pub fn read(path: &Path) -> Result<Vec<HistoryRow>, InvalidInput> {
+    match std::fs::read(path) {
+        Ok(bytes) => parse(&bytes, path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(InvalidInput(format!(
+            "cannot read history {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+fn parse(bytes: &[u8], path: &Path) -> Result<Vec<HistoryRow>, InvalidInput> {
+    let file = path.display();
+    if bytes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(bytes);
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| InvalidInput(format!("{file}: not a history CSV: {e}")))?
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    if header != HEADER {
+        return Err(InvalidInput(format!(
+            "{file}: not a swarmgate history file: the header should be `{}`",
+            HEADER.join(",")
+        )));
+    }
+    let mut rows = Vec::new();
+    for (index, record) in reader.records().enumerate() {
+        let line = index + 2;
+        let record = record.map_err(|e| InvalidInput(format!("{file}:{line}: {e}")))?;
+        let bad = |column: &str| {
+            InvalidInput(format!(
+                "{file}:{line}: column `{column}` does not hold a number: `{}`",
+                &record[HEADER.iter().position(|h| *h == column).unwrap_or(0)]
+            ))
+        };
+        let count = |i: usize| record[i].parse::<u64>().map_err(|_| bad(HEADER[i]));
+        let optional = |i: usize| {
+            if record[i].is_empty() {
+                Ok(None)
+            } else {
+                record[i]
+                    .parse::<f64>()
+                    .map(Some)
+                    .map_err(|_| bad(HEADER[i]))
+            }
+        };
+        rows.push(HistoryRow {
+            time: record[0].to_owned(),
+            commit: record[1].to_owned(),
+            branch: record[2].to_owned(),
+            label: record[3].to_owned(),
+            method: record[4].to_owned(),
+            name: record[5].to_owned(),
+            requests: count(6)?,
+            failures: count(7)?,
+            p50_ms: optional(8)?,
+            p95_ms: optional(9)?,
+            p99_ms: optional(10)?,
+            requests_per_second: record[11].parse().map_err(|_| bad(HEADER[11]))?,
+            verdict: record[12].to_owned(),
+        });
+    }
+    Ok(rows)
+}
+
+/// Appends rows: under a lock, after checking what is there, by atomic
+/// replacement. On any error the file is as it was.
+pub fn append(path: &Path, new_rows: &[HistoryRow]) -> anyhow::Result<()> {
+    let lock_path = lock_path(path);
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| {
+            InvalidInput(format!(
+                "--history {}: cannot create the lock file {}: {e}",
+                path.display(),
+                lock_path.display()
+            ))
+        })?;
+    lock.lock()?;
+    let existing = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => {
+            return Err(InvalidInput(format!("cannot read history {}: {e}", path.display())).into())
+        }
+    };
+    parse(&existing, path)?;
+    let mut writer = crate::results::locust::csv_writer(Vec::new());
+    if existing.is_empty() {
+        writer.write_record(HEADER)?;
+    }
+    for row in new_rows {
+        writer.write_record(row.cells())?;
+    }
+    let mut bytes = existing;
+    if !bytes.is_empty() && !bytes.ends_with(b"\n") {
+        bytes.extend_from_slice(b"\r\n");
+    }
+    bytes.extend_from_slice(&writer.into_inner()?);
+    write_atomically(path, &bytes)?;
+    lock.unlock()?;
+    Ok(())
+}
+
+fn lock_path(path: &Path) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".lock");
+    path.with_file_name(name)
+}
+
+/// The last `runs` runs, oldest first, each as its rows.
+pub fn last_runs(rows: &[HistoryRow], runs: usize) -> Vec<Vec<&HistoryRow>> {
+    let mut grouped: Vec<Vec<&HistoryRow>> = Vec::new();
+    for row in rows {
+        match grouped.last_mut() {
+            Some(run) if run[0].run_id() == row.run_id() => run.push(row),
+            _ => grouped.push(vec![row]),
+        }
+    }
+    let skip = grouped.len().saturating_sub(runs);
+    grouped.into_iter().skip(skip).collect()
+}
+
+/// `swarmgate history FILE`: the last runs, one block per endpoint.
+pub fn table(rows: &[HistoryRow], runs: usize) -> String {
+    let recent = last_runs(rows, runs);
+    let mut endpoints: Vec<String> = Vec::new();
+    for row in recent.iter().flatten() {
+        if !endpoints.contains(&row.endpoint()) {
+            endpoints.push(row.endpoint());
+        }
+    }
+    let mut out = String::new();
+    let _ = writeln!(out, "{} runs", recent.len());
+    for endpoint in endpoints {
+        let _ = writeln!(out, "\n{endpoint}");
+        let _ = writeln!(
+            out,
+            "  {:<20} {:<10} {:<16} {:<12} {:>9} {:>8} {:>10} {:>10} {:>10} {:>9}  verdict",
+            "time",
+            "commit",
+            "branch",
+            "label",
+            "requests",
+            "failures",
+            "p50",
+            "p95",
+            "p99",
+            "req/s"
+        );
+        for row in recent.iter().flatten().filter(|r| r.endpoint() == endpoint) {
+            let ms = |v: Option<f64>| {
+                v.map(|v| format!("{} ms", significant(v)))
+                    .unwrap_or_else(|| "-".into())
+            };
+            let _ = writeln!(
+                out,
+                "  {:<20} {:<10} {:<16} {:<12} {:>9} {:>8} {:>10} {:>10} {:>10} {:>9}  {}",
+                row.time,
+                row.commit.chars().take(10).collect::<String>(),
+                row.branch.chars().take(16).collect::<String>(),
+                row.label.chars().take(12).collect::<String>(),
+                row.requests,
+                row.failures,
+                ms(row.p50_ms),
+                ms(row.p95_ms),
+                ms(row.p99_ms),
+                significant(row.requests_per_second),
+                row.verdict
+            );
+        }
+    }
+    out
+}
