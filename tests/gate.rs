@@ -15,9 +15,13 @@ fn locust(file: &str) -> String {
 }
 
 fn compare(current: &str, baseline: &str, extra: &[&str]) -> std::process::Output {
+    // The report goes to a temporary place, not into the working tree.
+    let dir = tempfile::tempdir().unwrap();
     let output = swarmgate()
         .args(["compare", current, "--baseline", baseline])
         .args(extra)
+        .arg("--report")
+        .arg(dir.path().join("report.html"))
         .output()
         .unwrap();
     assert_no_panic(&output);

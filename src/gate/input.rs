@@ -9,7 +9,7 @@ use std::path::Path;
 use hdrhistogram::Histogram;
 
 use crate::engine::RunResult;
-use crate::metrics::EndpointStats;
+use crate::metrics::{EndpointStats, Snapshot};
 use crate::results::histograms;
 use crate::InvalidInput;
 
@@ -81,9 +81,11 @@ pub struct RunStats {
 
 impl RunStats {
     pub fn from_run(run: &RunResult, source: &str) -> Self {
-        let seconds = run.elapsed.as_secs_f64();
-        let mut rows: BTreeMap<RowKey, RowStats> = run
-            .stats
+        Self::from_snapshot(&run.stats, run.elapsed.as_secs_f64(), source)
+    }
+
+    fn from_snapshot(snapshot: &Snapshot, seconds: f64, source: &str) -> Self {
+        let mut rows: BTreeMap<RowKey, RowStats> = snapshot
             .endpoints
             .iter()
             .map(|(k, s)| {
@@ -96,7 +98,7 @@ impl RunStats {
                 )
             })
             .collect();
-        rows.insert(RowKey::aggregated(), exact(&run.stats.total, seconds));
+        rows.insert(RowKey::aggregated(), exact(&snapshot.total, seconds));
         Self {
             source: source.into(),
             rows,
@@ -125,26 +127,7 @@ impl RunStats {
     pub fn from_histograms(bytes: &[u8], source: &str) -> anyhow::Result<Self> {
         let (info, snapshot) =
             histograms::read(bytes).map_err(|e| InvalidInput(format!("{source}: {e:#}")))?;
-        let seconds = info.elapsed_secs;
-        let mut rows: BTreeMap<RowKey, RowStats> = snapshot
-            .endpoints
-            .iter()
-            .map(|(k, s)| {
-                (
-                    RowKey {
-                        method: k.method.to_string(),
-                        name: k.name.to_string(),
-                    },
-                    exact(s, seconds),
-                )
-            })
-            .collect();
-        rows.insert(RowKey::aggregated(), exact(&snapshot.total, seconds));
-        Ok(Self {
-            source: source.into(),
-            rows,
-            ladder: None,
-        })
+        Ok(Self::from_snapshot(&snapshot, info.elapsed_secs, source))
     }
 }
 
@@ -163,19 +146,8 @@ fn exact(stats: &EndpointStats, seconds: f64) -> RowStats {
     }
 }
 
-const REQUIRED: [&str; 11] = [
-    "Type",
-    "Name",
-    "Request Count",
-    "Failure Count",
-    "Median Response Time",
-    "Average Response Time",
-    "Min Response Time",
-    "Max Response Time",
-    "Average Content Size",
-    "Requests/s",
-    "Failures/s",
-];
+/// Locust's columns before the percentiles, which every stats CSV has.
+const REQUIRED: [&str; 11] = crate::results::STATS_HEADER;
 
 /// A stats CSV as Locust 2.x and swarmgate write it: CRLF or LF, with or
 /// without a byte-order mark, `N/A` percentiles on rows without requests.

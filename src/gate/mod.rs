@@ -264,6 +264,25 @@ fn decide(
     }
 }
 
+/// Writes a comparison's outcome and reason: too few samples, or the judgement.
+fn conclude(
+    comparison: &mut Comparison,
+    head: String,
+    too_few: Option<String>,
+    gated: bool,
+    judge: impl FnOnce() -> Judged,
+) {
+    match too_few {
+        Some(reason) => comparison.reason = format!("{head}: {reason}"),
+        None => {
+            let judged = judge();
+            comparison.outcome = judged.outcome;
+            comparison.fails_gate = gated && judged.outcome == Outcome::Regressed;
+            comparison.reason = format!("{head}: {}", judged.words);
+        }
+    }
+}
+
 fn compare_row(
     key: &RowKey,
     b: &RowStats,
@@ -323,21 +342,22 @@ fn compare_row(
             percent_change(interval.0),
             percent_change(interval.1)
         );
-        if too_few {
-            comparison.reason = format!("{head}: {}", few_reason());
-        } else {
-            let judged = decide(
-                change,
-                interval,
-                tolerance.allowed,
-                1.0,
-                (cv - bv).abs() > tolerance.floor_ms,
-                &percent_text(tolerance.allowed),
-            );
-            comparison.outcome = judged.outcome;
-            comparison.fails_gate = gated && judged.outcome == Outcome::Regressed;
-            comparison.reason = format!("{head}: {}", judged.words);
-        }
+        conclude(
+            &mut comparison,
+            head,
+            too_few.then(few_reason),
+            gated,
+            || {
+                decide(
+                    change,
+                    interval,
+                    tolerance.allowed,
+                    1.0,
+                    (cv - bv).abs() > tolerance.floor_ms,
+                    &percent_text(tolerance.allowed),
+                )
+            },
+        );
         out.push(comparison);
     }
 
@@ -365,21 +385,22 @@ fn compare_row(
         points(interval.0),
         points(interval.1)
     );
-    if too_few {
-        comparison.reason = format!("{head}: {}", few_reason());
-    } else {
-        let judged = decide(
-            cv - bv,
-            interval,
-            tolerance.allowed,
-            1.0,
-            true,
-            &format!("{} pp", trim_number(tolerance.allowed * 100.0)),
-        );
-        comparison.outcome = judged.outcome;
-        comparison.fails_gate = gated && judged.outcome == Outcome::Regressed;
-        comparison.reason = format!("{head}: {}", judged.words);
-    }
+    conclude(
+        &mut comparison,
+        head,
+        too_few.then(few_reason),
+        gated,
+        || {
+            decide(
+                cv - bv,
+                interval,
+                tolerance.allowed,
+                1.0,
+                true,
+                &format!("{} pp", trim_number(tolerance.allowed * 100.0)),
+            )
+        },
+    );
     out.push(comparison);
 
     let (tolerance, gated) = rules.for_row(&key.method, &key.name, MetricKind::Throughput);
@@ -404,21 +425,22 @@ fn compare_row(
             percent_change(interval.0),
             percent_change(interval.1)
         );
-        if too_few {
-            comparison.reason = format!("{head}: {}", few_reason());
-        } else {
-            let judged = decide(
-                change,
-                interval,
-                tolerance.allowed,
-                -1.0,
-                true,
-                &percent_text(tolerance.allowed),
-            );
-            comparison.outcome = judged.outcome;
-            comparison.fails_gate = gated && judged.outcome == Outcome::Regressed;
-            comparison.reason = format!("{head}: {}", judged.words);
-        }
+        conclude(
+            &mut comparison,
+            head,
+            too_few.then(few_reason),
+            gated,
+            || {
+                decide(
+                    change,
+                    interval,
+                    tolerance.allowed,
+                    -1.0,
+                    true,
+                    &percent_text(tolerance.allowed),
+                )
+            },
+        );
     } else {
         comparison.reason = "throughput: inconclusive, a side has no requests per second".into();
     }
@@ -508,7 +530,7 @@ fn order_statistic(latency: &Latency, rank: u64, n: u64, side: Side) -> f64 {
             max_ms,
         } => {
             let value = ladder_quantile(points, *min_ms, *max_ms, rank as f64 / n as f64);
-            let half_bucket = locust_bucket_width(value) / 2.0;
+            let half_bucket = crate::results::locust::bucket_step(value) / 2.0;
             match side {
                 Side::Lower => (value - half_bucket).max(*min_ms),
                 Side::Upper => (value + half_bucket).min(*max_ms),
@@ -535,19 +557,6 @@ fn ladder_quantile(points: &[(f64, f64)], min_ms: f64, max_ms: f64, fraction: f6
         previous = (q, v.max(previous.1));
     }
     max_ms
-}
-
-/// The width of Locust's rounding bucket around a response time, in ms.
-fn locust_bucket_width(ms: f64) -> f64 {
-    if ms < 100.0 {
-        1.0
-    } else if ms < 1000.0 {
-        10.0
-    } else if ms < 10000.0 {
-        100.0
-    } else {
-        1000.0
-    }
 }
 
 fn check_thresholds(current: &RunStats, rules: &Rules) -> Vec<ThresholdResult> {

@@ -22,7 +22,13 @@ pub const PERCENTILE_HEADERS: [&str; 11] = [
 /// Locust's `bucket_response_time`: whole ms under 100, then the nearest 10,
 /// 100 and 1000; Python's `round` sends ties to even.
 pub fn bucket(ms: f64) -> u64 {
-    let step = if ms < 100.0 {
+    let step = bucket_step(ms);
+    ((ms / step).round_ties_even() * step) as u64
+}
+
+/// The width of Locust's bucket around a response time, in ms.
+pub fn bucket_step(ms: f64) -> f64 {
+    if ms < 100.0 {
         1.0
     } else if ms < 1000.0 {
         10.0
@@ -30,8 +36,7 @@ pub fn bucket(ms: f64) -> u64 {
         100.0
     } else {
         1000.0
-    };
-    ((ms / step).round_ties_even() * step) as u64
+    }
 }
 
 /// Response times in Locust's buckets: bucket in ms → count.

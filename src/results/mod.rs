@@ -20,7 +20,7 @@ use anyhow::Context;
 use crate::engine::RunResult;
 pub use failures_csv::utc_timestamp;
 pub use history_csv::HistoryWriter;
-pub use stats_csv::StatsCsv;
+pub use stats_csv::{StatsCsv, HEADER as STATS_HEADER};
 
 /// A file written from a finished run.
 pub trait ResultFile {
