@@ -226,6 +226,12 @@ pub struct FaultArgs {
     /// Fraction of requests the demo API answers with a 500, from 0 to 1.
     #[arg(long, value_parser = parse_fraction, default_value_t = 0.0)]
     pub inject_error_rate: f64,
+    /// Make every request wait while the server stalls for this long, e.g. 1s.
+    #[arg(long, value_parser = parse_duration, requires = "inject_stall_after")]
+    pub inject_stall: Option<Duration>,
+    /// When the stall starts, after the server's start, e.g. 5s.
+    #[arg(long, value_parser = parse_duration, requires = "inject_stall")]
+    pub inject_stall_after: Option<Duration>,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {

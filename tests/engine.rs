@@ -340,3 +340,56 @@ headers = { Authorization = "Bearer {{ token }}" }
         0.0
     );
 }
+
+#[test]
+fn the_open_model_starts_iterations_on_schedule() {
+    let api = DemoApi::start();
+    // Ten users with no wait would make thousands of requests in a closed
+    // model; on a schedule of 40 a second they make about 120.
+    let run = swarm(
+        &api,
+        r#"
+[load]
+users = 10
+duration = "3s"
+arrival_rate = 40
+[[user]]
+  [[user.task]]
+    [[user.task.step]]
+    get = "/health"
+"#,
+    );
+    let requests = run.stats().number("GET", "/health", "Request Count");
+    assert!((110.0..=125.0).contains(&requests), "{requests} requests");
+}
+
+#[test]
+fn a_stall_shows_in_the_open_models_latencies() {
+    // The server stops answering from 1 s to 2 s after it starts.
+    let api = DemoApi::with_faults(swarmgate::demo::Faults {
+        stall: Some((Duration::from_secs(1), Duration::from_secs(1))),
+        ..Default::default()
+    });
+    let run = swarm(
+        &api,
+        r#"
+[load]
+users = 100
+duration = "3s"
+arrival_rate = 50
+[[user]]
+  [[user.task]]
+    [[user.task.step]]
+    get = "/health"
+"#,
+    );
+    let stats = run.stats();
+    // A third of the iterations were due during the stall; each waited until
+    // it ended, and that wait is their latency, counted from the due time.
+    let requests = stats.number("GET", "/health", "Request Count");
+    assert!((140.0..=155.0).contains(&requests), "{requests} requests");
+    let p90 = stats.number("GET", "/health", "90%");
+    let max = stats.number("GET", "/health", "Max Response Time");
+    assert!(p90 >= 500.0, "p90 {p90} ms should show the stall");
+    assert!(max >= 900.0, "max {max} ms");
+}

@@ -175,25 +175,6 @@ fn a_run_writes_a_valid_summary_and_updates_its_baseline_atomically() {
     );
 }
 
-#[test]
-fn the_demo_passes_on_a_healthy_machine_and_fails_when_slowed() {
-    let dir = tempfile::tempdir().unwrap();
-    let healthy = swarmgate()
-        .args(["demo", "-q", "--out"])
-        .arg(dir.path().join("healthy"))
-        .output()
-        .unwrap();
-    assert_no_panic(&healthy);
-    assert_eq!(healthy.status.code(), Some(0), "{}", stdout_of(&healthy));
-    let slowed = swarmgate()
-        .args(["demo", "-q", "--inject-latency", "5ms", "--out"])
-        .arg(dir.path().join("slowed"))
-        .output()
-        .unwrap();
-    assert_eq!(slowed.status.code(), Some(1), "{}", stdout_of(&slowed));
-    assert!(stdout_of(&slowed).contains("regressed, above +10%"));
-}
-
 /// Every bad input: a clear message naming the file, exit 2, no panic, and
 /// the baseline left byte for byte as it was.
 fn rejected(current: &Path, baseline: &Path, extra: &[&str], expected: &str) {

@@ -74,5 +74,6 @@ fn faults(args: &FaultArgs) -> Faults {
         latency: args.inject_latency,
         jitter: args.inject_jitter,
         error_rate: args.inject_error_rate,
+        stall: args.inject_stall_after.zip(args.inject_stall),
     }
 }

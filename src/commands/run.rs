@@ -128,6 +128,9 @@ pub async fn swarm(
     observer.finish();
     results.write(&run)?;
     print!("{}", terminal::render(&run, terminal::name_width()));
+    if let Some(shortfall) = run.schedule.as_ref().and_then(|s| s.shortfall()) {
+        eprintln!("warning: {shortfall}");
+    }
 
     let current = RunStats::from_run(&run, &results.path().display().to_string());
     let verdict = report(&current, gate.baseline.as_ref(), &gate.rules);

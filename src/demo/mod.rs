@@ -44,6 +44,9 @@ pub struct Faults {
     pub jitter: Duration,
     /// Fraction of requests answered with a 500, in `[0, 1]`.
     pub error_rate: f64,
+    /// A stall: from this long after the start, for this long, every
+    /// request waits until the stall is over.
+    pub stall: Option<(Duration, Duration)>,
 }
 
 /// A running demo API; dropping it does not stop it, [`DemoServer::stop`] does.
@@ -115,6 +118,7 @@ async fn accept_loop(listener: TcpListener, api: Arc<MarketApi>, shutdown: Cance
 
 struct MarketApi {
     faults: Faults,
+    started: std::time::Instant,
     signer: Signer,
     next_jti: AtomicU64,
     products_body: Bytes,
@@ -140,6 +144,7 @@ impl MarketApi {
             .collect();
         Self {
             faults,
+            started: std::time::Instant::now(),
             signer: Signer::new(rand::random()),
             next_jti: AtomicU64::new(1),
             products_body: Bytes::from(
@@ -219,6 +224,12 @@ impl MarketApi {
     }
 
     async fn inject_delay(&self) {
+        if let Some((after, length)) = self.faults.stall {
+            let since_start = self.started.elapsed();
+            if since_start >= after && since_start < after + length {
+                tokio::time::sleep(after + length - since_start).await;
+            }
+        }
         let jitter = self.faults.jitter.as_secs_f64() * rand::thread_rng().gen::<f64>();
         let delay = self.faults.latency + Duration::from_secs_f64(jitter);
         if !delay.is_zero() {

@@ -3,6 +3,7 @@
 
 pub mod http;
 pub mod limits;
+pub mod schedule;
 pub mod target;
 mod user;
 
@@ -38,6 +39,8 @@ pub struct RunResult {
     pub peak_users: u64,
     /// Stopped by Ctrl-C before its time was up.
     pub interrupted: bool,
+    /// How well the open model kept its schedule; `None` in the closed model.
+    pub schedule: Option<schedule::ScheduleReport>,
     pub stats: Snapshot,
 }
 
@@ -66,6 +69,8 @@ pub(crate) struct Shared {
     pub fixed_uris: Vec<Option<hyper::Uri>>,
     /// Host, User-Agent and Accept: the same on every request of the run.
     pub base_headers: HeaderMap,
+    /// The open model's due times; `None` in the closed model.
+    pub schedule: Option<schedule::Schedule>,
 }
 
 /// Runs the scenario against `addresses` (its host, resolved and checked)
@@ -79,6 +84,16 @@ pub async fn run(
     if let Some(warning) = limits::raise_open_files(scenario.load.users) {
         observer.notice(&warning);
     }
+    // The backlog lets a second of iterations wait for a free user before
+    // more are dropped.
+    let scheduled = match scenario.load.arrival_rate {
+        Some(rate) => {
+            let (schedule, sender) =
+                schedule::Schedule::new(rate.ceil() as usize + scenario.load.users as usize);
+            (Some(schedule), Some((rate, sender)))
+        }
+        None => (None, None),
+    };
     let shards = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -87,6 +102,7 @@ pub async fn run(
         target: http::Target::new(&scenario.host, addresses)?,
         fixed_uris: fixed_uris(&scenario),
         base_headers: base_headers(&scenario.host)?,
+        schedule: scheduled.0,
         recorder: Recorder::new(shards),
         scenario: scenario.clone(),
     });
@@ -109,6 +125,18 @@ pub async fn run(
         start,
     ));
 
+    if let Some((rate, sender)) = scheduled.1 {
+        let shared = shared.clone();
+        let stopping = signals.stopping.clone();
+        let end = start + load.duration;
+        tokio::spawn(async move {
+            let schedule = shared
+                .schedule
+                .as_ref()
+                .expect("the open model has a schedule");
+            schedule::dispatch(rate, start, end, sender, schedule, stopping).await;
+        });
+    }
     let deadline = tokio::time::Instant::from_std(start + load.duration);
     let mut ticker = tokio::time::interval_at(
         tokio::time::Instant::from_std(start) + Duration::from_secs(1),
@@ -167,6 +195,9 @@ pub async fn run(
         elapsed,
         peak_users,
         interrupted,
+        schedule: load
+            .arrival_rate
+            .and_then(|rate| shared.schedule.as_ref().map(|s| s.report(rate))),
         stats: shared.recorder.snapshot(),
     })
 }

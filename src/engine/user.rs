@@ -66,7 +66,7 @@ impl User {
         let started = tokio::select! {
             biased;
             _ = signals.abort.cancelled() => false,
-            _ = self.run_steps(class, &class.on_start) => true,
+            _ = self.run_steps(class, &class.on_start, None) => true,
         };
         if !started {
             return;
@@ -81,13 +81,28 @@ impl User {
             .collect();
         let total_weight = *weights.last().expect("a user class has at least one task");
         while !signals.stopping.is_cancelled() {
+            // In the open model a task starts when the schedule says, and its
+            // latency counts from then: a stalled server shows as latency.
+            let scheduled = match &shared.schedule {
+                None => None,
+                Some(schedule) => tokio::select! {
+                    _ = signals.stopping.cancelled() => break,
+                    ticket = schedule.next() => match ticket {
+                        Some(due) => Some(due),
+                        None => break,
+                    },
+                },
+            };
             let pick = self.rng.gen_range(0..total_weight);
             let task = &class.tasks[weights.partition_point(|&w| w <= pick)];
             let task_started = Instant::now();
             tokio::select! {
                 biased;
                 _ = signals.abort.cancelled() => break,
-                _ = self.run_steps(class, &task.steps) => {}
+                _ = self.run_steps(class, &task.steps, scheduled) => {}
+            }
+            if shared.schedule.is_some() {
+                continue;
             }
             let wait = class.wait.after(task_started.elapsed(), &mut self.rng);
             if !wait.is_zero() {
@@ -97,20 +112,32 @@ impl User {
                 }
             }
         }
-        self.run_steps(class, &class.on_stop).await;
+        self.run_steps(class, &class.on_stop, None).await;
     }
 
-    async fn run_steps(&mut self, class: &UserClass, steps: &[Step]) {
+    /// Runs steps in order; `scheduled` is when the first request should have
+    /// started (the open model), which its latency then counts from.
+    async fn run_steps(
+        &mut self,
+        class: &UserClass,
+        steps: &[Step],
+        mut scheduled: Option<Instant>,
+    ) {
         for step in steps {
             match &step.for_each {
                 None => {
-                    self.send(class, step, None).await;
+                    self.send(class, step, None, scheduled.take()).await;
                     pause(step.think).await;
                 }
                 Some(each) => {
                     for i in 0..each.values.len() {
-                        self.send(class, step, Some((&each.variable, each.values.get(i))))
-                            .await;
+                        self.send(
+                            class,
+                            step,
+                            Some((&each.variable, each.values.get(i))),
+                            scheduled.take(),
+                        )
+                        .await;
                         pause(step.think).await;
                     }
                 }
@@ -118,7 +145,13 @@ impl User {
         }
     }
 
-    async fn send(&mut self, class: &UserClass, step: &Step, loop_value: Option<(&str, Value)>) {
+    async fn send(
+        &mut self,
+        class: &UserClass,
+        step: &Step,
+        loop_value: Option<(&str, Value)>,
+        scheduled: Option<Instant>,
+    ) {
         let shared = self.shared.clone();
         let context = match loop_value {
             None => self.context.clone(),
@@ -160,7 +193,7 @@ impl User {
             }) => outcome,
             _ = &mut timeout => Err("request timed out".into()),
         };
-        let latency = started.elapsed();
+        let latency = scheduled.map_or(started, |due| due.min(started)).elapsed();
 
         let key = EndpointKey {
             method: step.method.clone(),

@@ -193,6 +193,7 @@ mod tests {
             elapsed: Duration::from_millis(10_020),
             peak_users: 3,
             interrupted: false,
+            schedule: None,
             stats: recorder.snapshot(),
         };
         let bytes = HistogramsJson.render(&run).unwrap();

@@ -110,6 +110,7 @@ fn unreachable_scenario() -> Scenario {
             duration: Duration::ZERO,
             stop_timeout: Duration::ZERO,
             request_timeout: Duration::ZERO,
+            arrival_rate: None,
         },
         users: Vec::new(),
         globals: BTreeMap::new(),
@@ -197,12 +198,26 @@ impl Compiler<'_> {
         }
         let stop_timeout = self.duration(raw.stop_timeout.as_ref(), Duration::ZERO);
         let request_timeout = self.duration(raw.request_timeout.as_ref(), Duration::from_secs(30));
+        let arrival_rate = match &raw.arrival_rate {
+            None => Some(None),
+            Some(v) => match number(v.get_ref()) {
+                Some(rate) if rate > 0.0 && rate.is_finite() => Some(Some(rate)),
+                _ => self.check(
+                    v.span(),
+                    Err(format!(
+                        "arrival_rate must be a number of iterations per second above 0, got {}",
+                        v.get_ref()
+                    )),
+                ),
+            },
+        };
         Some(Load {
             users: users?,
             spawn_rate: spawn_rate?,
             duration: duration?,
             stop_timeout: stop_timeout?,
             request_timeout: request_timeout?,
+            arrival_rate: arrival_rate?,
         })
     }
 

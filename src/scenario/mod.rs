@@ -49,6 +49,10 @@ pub struct Load {
     /// How long a running task may go on after the run ends.
     pub stop_timeout: Duration,
     pub request_timeout: Duration,
+    /// The open model: task iterations started per second, on schedule
+    /// whether or not earlier ones finished, by the first idle user of the
+    /// pool of `users`. `None` is the closed model: each user loops.
+    pub arrival_rate: Option<f64>,
 }
 
 #[derive(Debug)]

@@ -26,6 +26,7 @@ pub struct RawLoad {
     pub duration: Option<Spanned<String>>,
     pub stop_timeout: Option<Spanned<String>>,
     pub request_timeout: Option<Spanned<String>>,
+    pub arrival_rate: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Debug, Deserialize)]
