@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::http::Session;
 use super::Shared;
 use crate::metrics::{EndpointKey, Sample};
-use crate::scenario::{Body, JsonTemplate, Step, Text, UserClass};
+use crate::scenario::{Body, JsonTemplate, Step, Text};
 
 /// How a user is told to stop: `stopping` ends waits and keeps new tasks from
 /// starting; `abort` interrupts a task in flight.
@@ -37,7 +37,8 @@ pub struct User {
     vars: BTreeMap<String, Value>,
     /// Globals and captured variables, rebuilt only when a capture changes them.
     context: Value,
-    /// The user class's default headers, rendered for the current context.
+    /// The run's headers and the user class's, rendered for the current
+    /// context: what every request of this user starts from.
     headers: HeaderMap,
     timeout: Pin<Box<tokio::time::Sleep>>,
 }
@@ -66,7 +67,7 @@ impl User {
         let started = tokio::select! {
             biased;
             _ = signals.abort.cancelled() => false,
-            _ = self.run_steps(class, &class.on_start, None) => true,
+            _ = self.run_steps(&class.on_start, None) => true,
         };
         if !started {
             return;
@@ -99,7 +100,7 @@ impl User {
             tokio::select! {
                 biased;
                 _ = signals.abort.cancelled() => break,
-                _ = self.run_steps(class, &task.steps, scheduled) => {}
+                _ = self.run_steps(&task.steps, scheduled) => {}
             }
             if shared.schedule.is_some() {
                 continue;
@@ -112,27 +113,21 @@ impl User {
                 }
             }
         }
-        self.run_steps(class, &class.on_stop, None).await;
+        self.run_steps(&class.on_stop, None).await;
     }
 
     /// Runs steps in order; `scheduled` is when the first request should have
     /// started (the open model), which its latency then counts from.
-    async fn run_steps(
-        &mut self,
-        class: &UserClass,
-        steps: &[Step],
-        mut scheduled: Option<Instant>,
-    ) {
+    async fn run_steps(&mut self, steps: &[Step], mut scheduled: Option<Instant>) {
         for step in steps {
             match &step.for_each {
                 None => {
-                    self.send(class, step, None, scheduled.take()).await;
+                    self.send(step, None, scheduled.take()).await;
                     pause(step.think).await;
                 }
                 Some(each) => {
                     for i in 0..each.values.len() {
                         self.send(
-                            class,
                             step,
                             Some((&each.variable, each.values.get(i))),
                             scheduled.take(),
@@ -147,7 +142,6 @@ impl User {
 
     async fn send(
         &mut self,
-        class: &UserClass,
         step: &Step,
         loop_value: Option<(&str, Value)>,
         scheduled: Option<Instant>,
@@ -160,7 +154,7 @@ impl User {
                 outer: self.context.clone(),
             }),
         };
-        let prepared = match self.prepare(class, step, &context) {
+        let prepared = match self.prepare(step, &context) {
             Ok(prepared) => prepared,
             Err(message) => {
                 let name: Arc<str> = step.name.as_ref().unwrap_or(&step.path).source().into();
@@ -189,7 +183,7 @@ impl User {
         let outcome = tokio::select! {
             biased;
             outcome = exchange_following_redirects(&mut self.session, &shared, prepared, || {
-                headers_for(&shared, &self.headers, class, step, &context)
+                headers_for(&shared, &self.headers, step, &context)
             }) => outcome,
             _ = &mut timeout => Err("request timed out".into()),
         };
@@ -212,7 +206,7 @@ impl User {
     }
 
     /// Renders everything a request needs; an error here means no request is sent.
-    fn prepare(&self, class: &UserClass, step: &Step, context: &Value) -> Result<Prepared, String> {
+    fn prepare(&self, step: &Step, context: &Value) -> Result<Prepared, String> {
         let shared = &self.shared;
         let templates = &shared.scenario.templates;
         let path = step.path.render(templates, context)?;
@@ -256,7 +250,7 @@ impl User {
             }
             Body::Raw(text) => Bytes::from(text.render(templates, context)?.into_owned()),
         };
-        let headers = headers_for(shared, &self.headers, class, step, context)?;
+        let headers = headers_for(shared, &self.headers, step, context)?;
         Ok(Prepared {
             name,
             method: step.method.clone(),
@@ -339,7 +333,7 @@ impl User {
         let mut map = shared.scenario.globals.clone();
         map.extend(self.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
         self.context = Value::from(map);
-        self.headers.clear();
+        self.headers = shared.base_headers.clone();
         for (name, value) in &shared.scenario.users[self.class].headers {
             // A header whose variable is not captured yet is left out until it is,
             // the way a Locust user adds Authorization only after logging in.
@@ -362,19 +356,15 @@ struct Prepared {
 
 const MAX_REDIRECTS: usize = 10;
 
-/// The headers of one request: the run's (Host, User-Agent, Accept), the user
-/// class's defaults, the step's own, and the body's type.
+/// The headers of one request: the user's (the run's Host, User-Agent and
+/// Accept with the class's defaults), the step's own, and the body's type.
 fn headers_for(
     shared: &Shared,
     user_headers: &HeaderMap,
-    class: &UserClass,
     step: &Step,
     context: &Value,
 ) -> Result<HeaderMap, String> {
-    let mut headers = shared.base_headers.clone();
-    if !class.headers.is_empty() {
-        headers.extend(user_headers.iter().map(|(k, v)| (k.clone(), v.clone())));
-    }
+    let mut headers = user_headers.clone();
     for (header, value) in &step.headers {
         let value = value.render(&shared.scenario.templates, context)?;
         let value = HeaderValue::from_str(&value)
