@@ -4,20 +4,14 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{assert_no_panic, repo_file, stderr_of, swarm, swarmgate, DemoApi, Table};
+use common::{assert_no_panic, bundled_run, interrupted, stderr_of, swarm, DemoApi, Table};
 
 #[test]
 fn bundled_scenario_logs_in_groups_ids_and_counts_404s() {
     let api = DemoApi::with_latency(2);
     let out = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let output = swarmgate()
-        .args([
-            "run",
-            repo_file("fixtures/market-api.toml").to_str().unwrap(),
-            "--host",
-            &api.url,
-        ])
+    let output = bundled_run(&api)
         .args([
             "--users",
             "20",
@@ -222,29 +216,12 @@ wait = "constant(0.1)"
 fn ctrl_c_writes_results_and_exits_3() {
     let api = DemoApi::start();
     let dir = tempfile::tempdir().unwrap();
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("swarmgate"))
-        .args([
-            "run",
-            repo_file("fixtures/market-api.toml").to_str().unwrap(),
-            "--host",
-            &api.url,
-            "-q",
-            "--out",
-        ])
-        .arg(dir.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_secs(2));
-    // SAFETY: signalling our own child process.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let started = Instant::now();
-    let output = child.wait_with_output().unwrap();
+    let mut command = bundled_run(&api);
+    command.args(["-q", "--out"]).arg(dir.path());
+    let (output, stopping) = interrupted(command);
     assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "stopping took {:?}",
-        started.elapsed()
+        stopping < Duration::from_secs(5),
+        "stopping took {stopping:?}"
     );
     assert_eq!(output.status.code(), Some(3), "{}", stderr_of(&output));
     assert!(stderr_of(&output).contains("interrupted"));

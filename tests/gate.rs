@@ -5,7 +5,10 @@ mod common;
 
 use std::path::Path;
 
-use common::{assert_no_panic, repo_file, stderr_of, swarmgate, write_scenario, DemoApi};
+use common::{
+    assert_no_panic, bundled_run, interrupted, repo_file, stderr_of, swarmgate, write_scenario,
+    DemoApi,
+};
 
 fn locust(file: &str) -> String {
     repo_file("fixtures/locust")
@@ -271,27 +274,13 @@ fn an_interrupted_run_does_not_replace_the_baseline() {
     let baseline = dir.path().join("baseline.csv");
     std::fs::copy(repo_file("fixtures/locust/base-a_stats.csv"), &baseline).unwrap();
     let before = std::fs::read(&baseline).unwrap();
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("swarmgate"))
-        .args([
-            "run",
-            repo_file("fixtures/market-api.toml").to_str().unwrap(),
-            "--host",
-            &api.url,
-            "-q",
-            "--update-baseline",
-            "--baseline",
-        ])
+    let mut command = bundled_run(&api);
+    command
+        .args(["-q", "--update-baseline", "--baseline"])
         .arg(&baseline)
         .arg("--out")
-        .arg(dir.path().join("out"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_secs(2));
-    // SAFETY: signalling our own child process.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let output = child.wait_with_output().unwrap();
+        .arg(dir.path().join("out"));
+    let (output, _) = interrupted(command);
     assert_eq!(output.status.code(), Some(3), "{}", stderr_of(&output));
     assert!(
         stderr_of(&output).contains("was left as it was"),

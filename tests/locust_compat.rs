@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{repo_file, stderr_of, swarmgate, DemoApi, Table};
+use common::{bundled_run, repo_file, stderr_of, DemoApi, Table};
 
 /// What a cell of each stats.csv column may look like, per Locust's code:
 /// counts are ints; times and sizes are Python floats or a bare 0;
@@ -33,13 +33,7 @@ fn shape(column: &str, cell: &str) -> &'static str {
 fn our_run(out: &Path) {
     // Latency like Locust's fixture run, so medians are whole milliseconds.
     let api = DemoApi::with_latency(8);
-    let output = swarmgate()
-        .args([
-            "run",
-            repo_file("fixtures/market-api.toml").to_str().unwrap(),
-            "--host",
-            &api.url,
-        ])
+    let output = bundled_run(&api)
         .args([
             "--users",
             "20",

@@ -158,6 +158,33 @@ pub fn swarm(api: &DemoApi, scenario: &str) -> Swarm {
     Swarm { dir }
 }
 
+/// `swarmgate run` of the bundled Market API scenario against `api`, with
+/// more arguments.
+pub fn bundled_run(api: &DemoApi) -> std::process::Command {
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("swarmgate"));
+    command
+        .arg("run")
+        .arg(repo_file("fixtures/market-api.toml"))
+        .args(["--host", &api.url]);
+    command
+}
+
+/// Starts `command`, sends it Ctrl-C (SIGINT) after two seconds, and returns
+/// its output and how long it took to stop.
+pub fn interrupted(mut command: std::process::Command) -> (std::process::Output, Duration) {
+    let child = command
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let started = std::time::Instant::now();
+    let output = child.wait_with_output().unwrap();
+    (output, started.elapsed())
+}
+
 pub fn stderr_of(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
