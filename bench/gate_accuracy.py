@@ -15,36 +15,15 @@ Usage: bench/gate_accuracy.py [--pairs 20] [--durations 3] [--changes 25]
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SWARMGATE = os.path.join(ROOT, "target", "release", "swarmgate")
+from demo_api import ROOT, SWARMGATE, require_release_build, serve
+
 SCENARIO = os.path.join(ROOT, "bench", "gate-study.toml")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def serve(latency_ms, jitter_ms):
-    port = free_port()
-    server = subprocess.Popen(
-        [SWARMGATE, "serve-demo", "--port", str(port), "--inject-latency", f"{latency_ms}ms", "--inject-jitter", f"{jitter_ms}ms"],
-        stdout=subprocess.DEVNULL,
-    )
-    for _ in range(50):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            return server, port
-        except OSError:
-            time.sleep(0.1)
-    sys.exit("the demo API did not start")
 
 
 def run(port, seconds, out):
@@ -57,7 +36,8 @@ def run(port, seconds, out):
 
 def regressed(current, baseline):
     """True when the gate fails the comparison."""
-    code = subprocess.run([SWARMGATE, "compare", current, "--baseline", baseline], stdout=subprocess.DEVNULL).returncode
+    report = os.path.join(current, "compare.html")
+    code = subprocess.run([SWARMGATE, "compare", current, "--baseline", baseline, "--report", report], stdout=subprocess.DEVNULL).returncode
     if code not in (0, 1):
         sys.exit(f"compare exited {code}")
     return code == 1
@@ -71,15 +51,17 @@ def main():
     parser.add_argument("--latency-ms", type=float, default=4.0)
     parser.add_argument("--jitter-ms", type=float, default=2.0)
     args = parser.parse_args()
-    if not os.path.exists(SWARMGATE):
-        sys.exit("build first: cargo build --release")
+    require_release_build()
     durations = [float(d) for d in args.durations.split(",")]
     changes = [float(c) for c in args.changes.split(",")]
 
-    servers = {0.0: serve(args.latency_ms, args.jitter_ms)}
+    def faults(latency_ms, jitter_ms):
+        return ("--inject-latency", f"{latency_ms}ms", "--inject-jitter", f"{jitter_ms}ms")
+
+    servers = {0.0: serve(*faults(args.latency_ms, args.jitter_ms))}
     for change in changes:
         factor = 1 + change / 100
-        servers[change] = serve(args.latency_ms * factor, args.jitter_ms * factor)
+        servers[change] = serve(*faults(args.latency_ms * factor, args.jitter_ms * factor))
     print(f"demo API: {args.latency_ms} ms + up to {args.jitter_ms} ms jitter; slowed copies: +{', +'.join(f'{c:g}' for c in changes)}%")
     print(f"{args.pairs} pairs per cell; each run compared with its own baseline run\n")
     print(f"{'run length':>10}  {'A/A false alarms':>17}  " + "  ".join(f"{'+' + format(c, 'g') + '% caught':>12}" for c in changes))

@@ -15,14 +15,12 @@ import argparse
 import json
 import os
 import re
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SWARMGATE = os.path.join(ROOT, "target", "release", "swarmgate")
+from demo_api import SWARMGATE, require_release_build, serve
+
 
 SCENARIO = """
 host = "http://127.0.0.1:{port}"
@@ -38,22 +36,6 @@ wait = "{wait}"
 """
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def serve(*flags):
-    port = free_port()
-    server = subprocess.Popen([SWARMGATE, "serve-demo", "--port", str(port), *flags], stdout=subprocess.DEVNULL)
-    for _ in range(50):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            return server, port
-        except OSError:
-            time.sleep(0.1)
-    sys.exit("the demo API did not start")
 
 
 def run(work, name, port, users, seconds, wait, sample_memory):
@@ -80,8 +62,7 @@ def main():
     parser.add_argument("--users", type=int, default=10000)
     parser.add_argument("--seconds", type=int, default=60)
     args = parser.parse_args()
-    if not os.path.exists(SWARMGATE):
-        sys.exit("build first: cargo build --release")
+    require_release_build()
     with tempfile.TemporaryDirectory() as work:
         server, port = serve()
         try:

@@ -18,14 +18,13 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SWARMGATE = os.path.join(ROOT, "target", "release", "swarmgate")
+from demo_api import SWARMGATE, free_port, require_release_build, wait_for
+
 USERS = 50
 
 NGINX_CONF = """
@@ -63,11 +62,6 @@ duration = "{seconds}s"
     name = "/api/v1/products/[id]/"
 """
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run_isolated(command, workdir):
@@ -132,8 +126,7 @@ def main():
     for tool in ("nginx", "wrk", "taskset"):
         if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
             sys.exit(f"{tool} is missing: apt-get install -y nginx wrk util-linux")
-    if not os.path.exists(SWARMGATE):
-        sys.exit("build first: cargo build --release")
+    require_release_build()
 
     with tempfile.TemporaryDirectory() as workdir:
         port = free_port()
@@ -143,12 +136,7 @@ def main():
         nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
         nginx = subprocess.Popen(["taskset", "-c", "1", nginx_bin, "-c", conf, "-p", workdir], stderr=subprocess.DEVNULL)
         try:
-            for _ in range(50):
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-                    break
-                except OSError:
-                    time.sleep(0.1)
+            wait_for(port)
             print(f"target: nginx on core 1; load tools on core 0; {USERS} connections, no wait, {args.seconds}s each")
             print(f"{'round':<6} {'tool':<10} {'requests':>10} {'cpu s':>8} {'req/cpu-s':>11} {'peak MiB':>9}")
             ratios = []
