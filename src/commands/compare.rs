@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use super::gate::{
-    apply_flags, check_percentiles, load_baseline, publish, report, write_report, write_summary,
-    Curves,
+    apply_flags, check_percentiles, judge_and_print, load_baseline, publish, write_report,
+    write_summary, Curves,
 };
 use crate::cli::CompareArgs;
 use crate::gate::input::RunStats;
@@ -20,7 +20,7 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let baseline = load_baseline(&args.baseline, &rules)?;
     let current = RunStats::load(&args.current)?;
     check_percentiles(&current, &rules)?;
-    let verdict = report(&current, Some(&baseline), &rules);
+    let verdict = judge_and_print(&current, Some(&baseline), &rules);
     let code = if verdict.passed { 0 } else { 1 };
     let curves = Curves::of(&current, Some(&baseline));
     if let Some(path) = &args.summary_json {

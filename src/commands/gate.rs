@@ -68,8 +68,8 @@ pub fn check_percentiles(stats: &RunStats, rules: &Rules) -> Result<(), InvalidI
     Ok(())
 }
 
-/// Judges and prints; returns the verdict.
-pub fn report(current: &RunStats, baseline: Option<&RunStats>, rules: &Rules) -> Verdict {
+/// Judges and prints the verdict table; returns the verdict.
+pub fn judge_and_print(current: &RunStats, baseline: Option<&RunStats>, rules: &Rules) -> Verdict {
     let verdict = judge(current, baseline, rules);
     if baseline.is_some() || !rules.thresholds.is_empty() {
         print!("\n{}", verdict_text::render(&verdict));

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::gate::{
-    apply_flags, load_baseline, publish, report, update_baseline, write_report, write_summary,
-    Curves,
+    apply_flags, judge_and_print, load_baseline, publish, update_baseline, write_report,
+    write_summary, Curves,
 };
 use super::progress::RunObserver;
 use crate::cli::{CiArgs, OutputArgs, RunArgs};
@@ -133,7 +133,7 @@ pub async fn swarm(
     }
 
     let current = RunStats::from_run(&run, &results.path().display().to_string());
-    let verdict = report(&current, gate.baseline.as_ref(), &gate.rules);
+    let verdict = judge_and_print(&current, gate.baseline.as_ref(), &gate.rules);
     let code = if run.interrupted {
         3
     } else if verdict.passed {

@@ -28,7 +28,7 @@ pub const CURVE_QUANTILES: [f64; 14] = [
     0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999,
 ];
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct RunMeta {
     pub scenario: String,
     pub host: String,
