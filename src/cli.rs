@@ -165,9 +165,14 @@ pub struct LoadOverrides {
     /// Users started per second (overrides [load] spawn_rate).
     #[arg(long, short = 'r')]
     pub spawn_rate: Option<f64>,
-    /// Run length including ramp-up, e.g. 30s, 2m (overrides [load] duration).
+    /// Run length including ramp-up, e.g. 30s, 2m (overrides [load] duration;
+    /// with stages, cuts them short or holds the last target longer).
     #[arg(long, short = 't', value_parser = parse_duration)]
     pub duration: Option<Duration>,
+    /// Leave the ramp-up (with stages, the first stage) out of the statistics,
+    /// as Locust's --reset-stats does.
+    #[arg(long)]
+    pub reset_stats: bool,
 }
 
 #[derive(Debug, Args)]

@@ -370,3 +370,107 @@ arrival_rate = 50
     assert!(p90 >= 500.0, "p90 {p90} ms should show the stall");
     assert!(max >= 900.0, "max {max} ms");
 }
+
+#[test]
+fn user_stages_ramp_hold_and_step_down() {
+    let api = DemoApi::start();
+    // Up to 4 users over 2 s, 4 for 2 s, then a step down to 1 for 2 s.
+    let run = swarm(
+        &api,
+        r#"
+[[load.stage]]
+duration = "2s"
+users = 4
+[[load.stage]]
+duration = "2s"
+users = 4
+[[load.stage]]
+duration = "0s"
+users = 1
+[[load.stage]]
+duration = "2s"
+users = 1
+[[user]]
+wait = "constant(0.1)"
+  [[user.task]]
+    [[user.task.step]]
+    get = "/health"
+"#,
+    );
+    let history = run.history();
+    let users: Vec<u64> = history
+        .rows
+        .iter()
+        .filter(|r| r[3] == "Aggregated")
+        .map(|r| r[1].parse().unwrap())
+        .collect();
+    assert_eq!(users[0], 0, "{users:?}");
+    assert!((1..=2).contains(&users[1]), "after 1 s: {users:?}");
+    assert_eq!(users[3], 4, "after 3 s: {users:?}");
+    assert_eq!(users[5], 1, "after 5 s: {users:?}");
+    // Users 1, 2 and 3 join 0.5 s apart: 3 user-seconds of the ramp, then 8
+    // held and 2 at the end; about 10 requests a user-second.
+    let requests = run.stats().number("GET", "/health", "Request Count");
+    assert!((115.0..=150.0).contains(&requests), "{requests} requests");
+}
+
+#[test]
+fn rate_stages_change_the_open_models_schedule() {
+    let api = DemoApi::start();
+    // 20 iterations a second for 2 s, then 60 a second for 1 s: 100 in all.
+    let run = swarm(
+        &api,
+        r#"
+[load]
+users = 20
+[[load.stage]]
+duration = "0s"
+rate = 20
+[[load.stage]]
+duration = "2s"
+rate = 20
+[[load.stage]]
+duration = "0s"
+rate = 60
+[[load.stage]]
+duration = "1s"
+rate = 60
+[[user]]
+  [[user.task]]
+    [[user.task.step]]
+    get = "/health"
+"#,
+    );
+    let requests = run.stats().number("GET", "/health", "Request Count");
+    assert!((95.0..=101.0).contains(&requests), "{requests} requests");
+}
+
+#[test]
+fn reset_stats_leaves_the_ramp_up_out() {
+    let api = DemoApi::start();
+    // Users start at 0, 0.5, 1 and 1.5 s; the statistics start at 1.5 s, so
+    // they hold 4 users × 1.5 s of requests, not the ramp's 3 user-seconds more.
+    let run = swarm(
+        &api,
+        r#"
+[load]
+users = 4
+spawn_rate = 2
+duration = "3s"
+reset_stats = true
+[[user]]
+wait = "constant(0.1)"
+  [[user.task]]
+    [[user.task.step]]
+    get = "/health"
+"#,
+    );
+    let requests = run.stats().number("GET", "/health", "Request Count");
+    assert!((50.0..=66.0).contains(&requests), "{requests} requests");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.path("out/summary.json")).unwrap()).unwrap();
+    let measured = summary["run"]["measured_secs"].as_f64().unwrap();
+    let elapsed = summary["run"]["elapsed_secs"].as_f64().unwrap();
+    assert!((1.4..=1.7).contains(&measured), "measured {measured} s");
+    assert!(elapsed >= 3.0, "elapsed {elapsed} s");
+}

@@ -28,6 +28,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         users: args.overrides.users,
         spawn_rate: args.overrides.spawn_rate,
         duration: args.overrides.duration,
+        reset_stats: args.overrides.reset_stats,
     })?;
     let rules = apply_flags(scenario.gate.clone(), &args.gate);
     // A bad baseline fails now, not after the whole run.
@@ -117,11 +118,9 @@ pub async fn swarm(
     );
     if !output.quiet {
         eprintln!(
-            "swarming {} with {} users ({}/s) for {}",
+            "swarming {} with {}",
             scenario.host,
-            scenario.load.users,
-            scenario.load.spawn_rate,
-            humantime::format_duration(scenario.load.duration)
+            scenario.load.describe()
         );
     }
     let run = engine::run(Arc::new(scenario), addresses, &mut observer, interrupt).await?;

@@ -4,6 +4,7 @@
 pub mod http;
 pub mod limits;
 pub mod schedule;
+pub mod shape;
 pub mod target;
 mod user;
 
@@ -33,9 +34,11 @@ pub struct RunResult {
     pub spawn_rate: f64,
     pub duration: Duration,
     pub started_at: SystemTime,
-    /// From the first user's start to the end of the swarm; the divisor of
-    /// requests per second.
+    /// From the first user's start to the end of the swarm.
     pub elapsed: Duration,
+    /// What the statistics cover: `elapsed`, or with `reset_stats` what
+    /// followed the ramp-up; the divisor of requests per second.
+    pub measured: Duration,
     pub peak_users: u64,
     /// Stopped by Ctrl-C before its time was up.
     pub interrupted: bool,
@@ -86,14 +89,15 @@ pub async fn run(
     }
     // The backlog lets a second of iterations wait for a free user before
     // more are dropped.
-    let scheduled = match scenario.load.arrival_rate {
+    let scheduled = match shape::arrival_curve(&scenario.load) {
         Some(rate) => {
             let (schedule, sender) =
-                schedule::Schedule::new(rate.ceil() as usize + scenario.load.users as usize);
+                schedule::Schedule::new(rate.peak().ceil() as usize + scenario.load.users as usize);
             (Some(schedule), Some((rate, sender)))
         }
         None => (None, None),
     };
+    let peak_rate = scheduled.1.as_ref().map(|(rate, _)| rate.peak());
     let shards = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -118,8 +122,9 @@ pub async fn run(
     // Locust's history starts with a row at zero users; so does ours.
     emit_tick(observer, &shared.recorder, start, &mut last_tick, 0)?;
 
-    let spawner = tokio::spawn(spawn_users(
+    let spawner = tokio::spawn(drive_users(
         shared.clone(),
+        shape::UserPlan::of(&load),
         signals.clone(),
         active.clone(),
         start,
@@ -134,7 +139,7 @@ pub async fn run(
                 .schedule
                 .as_ref()
                 .expect("the open model has a schedule");
-            schedule::dispatch(rate, start, end, sender, schedule, stopping).await;
+            schedule::dispatch(&rate, start, end, sender, schedule, stopping).await;
         });
     }
     let deadline = tokio::time::Instant::from_std(start + load.duration);
@@ -144,11 +149,23 @@ pub async fn run(
     );
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut peak_users = 0;
+    // With reset_stats the statistics start when the ramp-up ends.
+    let reset_at = load.reset_stats.then(|| start + shape::ramp_up(&load));
+    let mut measured_from = if reset_at.is_some() {
+        None
+    } else {
+        Some(start)
+    };
     let interrupted = loop {
         tokio::select! {
             biased;
             _ = interrupt.cancelled() => break true,
             _ = tokio::time::sleep_until(deadline) => break false,
+            _ = sleep_until_some(reset_at), if measured_from.is_none() => {
+                shared.recorder.reset();
+                observer.notice("ramp-up over: the statistics start now (reset_stats)");
+                measured_from = Some(Instant::now());
+            }
             _ = ticker.tick() => {
                 let users = active.load(Ordering::Relaxed);
                 peak_users = peak_users.max(users);
@@ -157,6 +174,7 @@ pub async fn run(
         }
     };
     let elapsed = start.elapsed();
+    let measured = measured_from.map_or(Duration::ZERO, |from| from.elapsed());
 
     signals.stopping.cancel();
     if interrupted || load.stop_timeout.is_zero() {
@@ -193,11 +211,10 @@ pub async fn run(
         duration: load.duration,
         started_at,
         elapsed,
+        measured,
         peak_users,
         interrupted,
-        schedule: load
-            .arrival_rate
-            .and_then(|rate| shared.schedule.as_ref().map(|s| s.report(rate))),
+        schedule: peak_rate.and_then(|rate| shared.schedule.as_ref().map(|s| s.report(rate))),
         stats: shared.recorder.snapshot(),
     })
 }
@@ -247,32 +264,66 @@ fn emit_tick(
     })
 }
 
-/// Starts users at the spawn rate, assigning classes by weight, then waits for
-/// all of them to finish. Dropping it (abort) drops every user.
-async fn spawn_users(
+async fn sleep_until_some(at: Option<Instant>) {
+    if let Some(at) = at {
+        tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
+    }
+}
+
+/// How often the number of running users is matched to the plan.
+const STEER_EVERY: Duration = Duration::from_millis(10);
+
+/// Keeps the number of running users on the plan, assigning classes by
+/// weight, then waits for all of them to finish. Users beyond the plan are
+/// stopped newest first, the way a Locust shape stops them: they finish their
+/// task and run `on_stop`. Dropping it (abort) drops every user.
+async fn drive_users(
     shared: Arc<Shared>,
+    plan: shape::UserPlan,
     signals: Signals,
     active: Arc<AtomicU64>,
     start: Instant,
 ) {
-    let load = &shared.scenario.load;
     let mut users = JoinSet::new();
+    let mut running: Vec<CancellationToken> = Vec::new();
+    let mut started = 0u64;
     let mut classes =
         WeightedRoundRobin::new(shared.scenario.users.iter().map(|u| u.weight).collect());
-    for index in 0..load.users {
-        let due = start + Duration::from_secs_f64(index as f64 / load.spawn_rate);
+    let settled = start + plan.settles_at();
+    loop {
+        let now = Instant::now();
+        let target = plan.users_at(now - start) as usize;
+        while running.len() < target {
+            let stopping = signals.stopping.child_token();
+            running.push(stopping.clone());
+            let user = User::new(shared.clone(), classes.next(), started);
+            started += 1;
+            let signals = Signals {
+                stopping,
+                abort: signals.abort.clone(),
+            };
+            let active = active.clone();
+            active.fetch_add(1, Ordering::Relaxed);
+            users.spawn(async move {
+                user.run(signals).await;
+                active.fetch_sub(1, Ordering::Relaxed);
+            });
+        }
+        while running.len() > target {
+            running
+                .pop()
+                .expect("more running than the target")
+                .cancel();
+        }
+        if now >= settled {
+            break;
+        }
         tokio::select! {
             _ = signals.stopping.cancelled() => break,
-            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(due)) => {}
+            _ = tokio::time::sleep(STEER_EVERY) => {}
+            // Finished users are reaped as the plan goes on, not only at the end.
+            Some(_) = users.join_next(), if !users.is_empty() => {}
         }
-        let user = User::new(shared.clone(), classes.next(), index);
-        let signals = signals.clone();
-        let active = active.clone();
-        active.fetch_add(1, Ordering::Relaxed);
-        users.spawn(async move {
-            user.run(signals).await;
-            active.fetch_sub(1, Ordering::Relaxed);
-        });
     }
     while users.join_next().await.is_some() {}
 }

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, Mutex};
 use tokio_util::sync::CancellationToken;
 
+use super::shape::Curve;
+
 /// An iteration picked up later than this counts as late.
 const LATE: Duration = Duration::from_millis(10);
 
@@ -26,7 +28,8 @@ pub struct Schedule {
 /// How well the schedule was kept.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ScheduleReport {
-    pub rate: f64,
+    /// The highest rate asked for, in iterations per second.
+    pub peak_rate: f64,
     pub started: u64,
     /// Started more than 10 ms after their due time.
     pub late: u64,
@@ -40,9 +43,9 @@ impl ScheduleReport {
     pub fn shortfall(&self) -> Option<String> {
         (self.late > 0 || self.dropped > 0).then(|| {
             format!(
-                "the open model fell behind its schedule of {}/s: {} of {} iterations started more than {} ms late (at worst {:.0} ms) and {} were dropped; \
+                "the open model fell behind its schedule (up to {}/s): {} of {} iterations started more than {} ms late (at worst {:.0} ms) and {} were dropped; \
                  too few users for the server's latency, or the load generator is CPU-bound: raise users or lower arrival_rate",
-                self.rate,
+                self.peak_rate,
                 self.late,
                 self.started + self.dropped,
                 LATE.as_millis(),
@@ -82,9 +85,9 @@ impl Schedule {
         Some(due)
     }
 
-    pub fn report(&self, rate: f64) -> ScheduleReport {
+    pub fn report(&self, peak_rate: f64) -> ScheduleReport {
         ScheduleReport {
-            rate,
+            peak_rate,
             started: self.started.load(Ordering::Relaxed),
             late: self.late.load(Ordering::Relaxed),
             max_lag: Duration::from_micros(self.max_lag_micros.load(Ordering::Relaxed)),
@@ -93,18 +96,21 @@ impl Schedule {
     }
 }
 
-/// Issues due times `1/rate` apart from `start` until `end`.
+/// Issues due times from `start` until `end` at the rate the curve gives
+/// (`1/rate` apart when it is constant).
 pub async fn dispatch(
-    rate: f64,
+    rate: &Curve,
     start: Instant,
     end: Instant,
     sender: mpsc::Sender<Instant>,
     schedule: &Schedule,
     stopping: CancellationToken,
 ) {
-    let period = Duration::from_secs_f64(1.0 / rate);
     for i in 0u64.. {
-        let due = start + period.mul_f64(i as f64);
+        let Some(offset) = rate.time_of(i as f64) else {
+            break;
+        };
+        let due = start + Duration::from_secs_f64(offset);
         if due >= end {
             break;
         }
@@ -131,7 +137,7 @@ mod tests {
         let (schedule, sender) = Schedule::new(100);
         let start = Instant::now();
         dispatch(
-            10.0,
+            &Curve::constant(10.0),
             start,
             start + Duration::from_millis(1000),
             sender,
@@ -161,7 +167,7 @@ mod tests {
         let (schedule, sender) = Schedule::new(2);
         let start = Instant::now();
         dispatch(
-            100.0,
+            &Curve::constant(100.0),
             start,
             start + Duration::from_millis(100),
             sender,

@@ -81,7 +81,7 @@ pub struct RunStats {
 
 impl RunStats {
     pub fn from_run(run: &RunResult, source: &str) -> Self {
-        Self::from_snapshot(&run.stats, run.elapsed.as_secs_f64(), source)
+        Self::from_snapshot(&run.stats, run.measured.as_secs_f64(), source)
     }
 
     fn from_snapshot(snapshot: &Snapshot, seconds: f64, source: &str) -> Self {

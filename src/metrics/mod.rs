@@ -223,6 +223,17 @@ impl Recorder {
         }
     }
 
+    /// Forgets everything recorded so far but the current second's interval:
+    /// the statistics start over, the timeline goes on.
+    pub fn reset(&self) {
+        for i in 0..self.shards.len() {
+            let mut shard = self.lock(i);
+            shard.endpoints.clear();
+            shard.errors.clear();
+            shard.total = EndpointStats::default();
+        }
+    }
+
     /// Takes what completed since the last call, and the running total.
     pub fn take_interval(&self) -> Interval {
         let mut interval = Interval {
@@ -378,6 +389,29 @@ mod tests {
         recorder.record(0, &key, ok(1));
         let second = recorder.take_interval();
         assert_eq!((second.current.requests, second.total.requests), (1, 3));
+    }
+
+    #[test]
+    fn a_reset_starts_the_statistics_over_but_not_the_interval() {
+        let recorder = Recorder::new(2);
+        let key = EndpointKey::new(Method::GET, "/a");
+        recorder.record(0, &key, ok(5));
+        recorder.record(
+            1,
+            &key,
+            Sample {
+                failure: Some("boom"),
+                ..ok(7)
+            },
+        );
+        recorder.reset();
+        recorder.record(0, &key, ok(9));
+        let snapshot = recorder.snapshot();
+        assert_eq!(snapshot.total.requests, 1);
+        assert_eq!(snapshot.endpoints[&key].min_micros, 9000);
+        assert!(snapshot.errors.is_empty());
+        let interval = recorder.take_interval();
+        assert_eq!((interval.current.requests, interval.total.requests), (3, 1));
     }
 
     #[test]

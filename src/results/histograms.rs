@@ -78,7 +78,8 @@ impl ResultFile for HistogramsJson {
                     .duration_since(UNIX_EPOCH)
                     .unwrap_or_default()
                     .as_secs_f64(),
-                elapsed_secs: run.elapsed.as_secs_f64(),
+                // What the statistics cover: the divisor of their throughput.
+                elapsed_secs: run.measured.as_secs_f64(),
                 peak_users: run.peak_users,
                 interrupted: run.interrupted,
             },
@@ -191,6 +192,7 @@ mod tests {
             duration: Duration::from_secs(10),
             started_at: SystemTime::now(),
             elapsed: Duration::from_millis(10_020),
+            measured: Duration::from_millis(10_020),
             peak_users: 3,
             interrupted: false,
             schedule: None,

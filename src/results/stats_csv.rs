@@ -30,7 +30,7 @@ impl ResultFile for StatsCsv {
     fn render(&self, run: &RunResult) -> anyhow::Result<Vec<u8>> {
         let mut out = csv_writer(Vec::new());
         out.write_record(HEADER.iter().chain(&PERCENTILE_HEADERS))?;
-        let seconds = run.elapsed.as_secs_f64();
+        let seconds = run.measured.as_secs_f64();
         for (key, stats) in &run.stats.endpoints {
             out.write_record(row(key.method.as_str(), &key.name, stats, seconds))?;
         }

@@ -38,6 +38,8 @@ struct RunSummary {
     started_at: String,
     ended_at: String,
     elapsed_secs: f64,
+    /// What the statistics cover: less than `elapsed_secs` with reset_stats.
+    measured_secs: f64,
     commit: Option<String>,
     interrupted: bool,
     requests: u64,
@@ -63,6 +65,7 @@ pub fn render(
             started_at: utc_timestamp(unix_seconds(run.started_at)),
             ended_at: utc_timestamp(unix_seconds(run.started_at + run.elapsed)),
             elapsed_secs: run.elapsed.as_secs_f64(),
+            measured_secs: run.measured.as_secs_f64(),
             commit,
             interrupted: run.interrupted,
             requests: run.stats.total.requests,

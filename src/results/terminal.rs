@@ -68,7 +68,7 @@ fn requests_table(out: &mut String, run: &RunResult, name_width: usize) {
     ]
     .join("|");
     let _ = writeln!(out, "{separator}");
-    let seconds = run.elapsed.as_secs_f64();
+    let seconds = run.measured.as_secs_f64();
     for (key, stats) in &run.stats.endpoints {
         request_row(
             out,

@@ -13,12 +13,12 @@ use serde_json_path::JsonPath;
 use toml::Spanned;
 
 use super::diagnostic::{from_toml_error, Diagnostics, ScenarioError};
-use super::raw::{RawCheck, RawLoad, RawScenario, RawStep, RawTask, RawUser};
+use super::raw::{RawCheck, RawLoad, RawScenario, RawStage, RawStep, RawTask, RawUser};
 use super::template::{JsonNode, JsonTemplate, Templates, Text};
 use super::wait::Wait;
 use super::{
     parse_duration, parse_host, Body, Capture, Check, JsonCheck, Load, Loop, LoopValues, Scenario,
-    Step, Task, UserClass,
+    Stage, StageTarget, Step, Task, UserClass,
 };
 
 const METHODS: &str = "get, post, put, patch, delete, head or options";
@@ -111,6 +111,8 @@ fn unreachable_scenario() -> Scenario {
             stop_timeout: Duration::ZERO,
             request_timeout: Duration::ZERO,
             arrival_rate: None,
+            stages: Vec::new(),
+            reset_stats: false,
         },
         users: Vec::new(),
         globals: BTreeMap::new(),
@@ -165,8 +167,28 @@ impl Compiler<'_> {
     }
 
     fn load(&mut self, raw: &RawLoad) -> Option<Load> {
+        let stages = self.stages(&raw.stage)?;
+        let user_stages =
+            matches!(stages.first(), Some(s) if matches!(s.target, StageTarget::Users(_)));
+        let rate_stages =
+            matches!(stages.first(), Some(s) if matches!(s.target, StageTarget::Rate(_)));
+        let staged = |what: &str| {
+            format!("{what} conflicts with [[load.stage]]: the stages' targets of users set the users over time; remove one or the other")
+        };
         let users = match &raw.users {
+            None if user_stages => Some(
+                stages
+                    .iter()
+                    .map(|s| match s.target {
+                        StageTarget::Users(users) => users,
+                        StageTarget::Rate(_) => 0,
+                    })
+                    .max()
+                    .unwrap_or(1)
+                    .max(1),
+            ),
             None => Some(1),
+            Some(v) if user_stages => self.check(v.span(), Err(staged("users"))),
             Some(v) => match v.get_ref().as_integer() {
                 Some(n) if n >= 1 => Some(n as u64),
                 _ => self.check(
@@ -180,6 +202,7 @@ impl Compiler<'_> {
         };
         let spawn_rate = match &raw.spawn_rate {
             None => users.map(|u| u as f64),
+            Some(v) if user_stages => self.check(v.span(), Err(staged("spawn_rate"))),
             Some(v) => match number(v.get_ref()) {
                 Some(rate) if rate > 0.0 && rate.is_finite() => Some(rate),
                 _ => self.check(
@@ -191,15 +214,34 @@ impl Compiler<'_> {
                 ),
             },
         };
-        let duration = self.duration(raw.duration.as_ref(), Duration::from_secs(30));
+        let staged_length: Duration = stages.iter().map(|s| s.duration).sum();
+        let duration = match &raw.duration {
+            Some(d) if !stages.is_empty() => self.check(
+                d.span(),
+                Err(format!(
+                    "duration conflicts with [[load.stage]]: the run lasts as long as its stages ({} in all); --duration still overrides that",
+                    humantime::format_duration(staged_length)
+                )),
+            ),
+            _ if !stages.is_empty() => Some(staged_length),
+            raw_duration => self.duration(raw_duration.as_ref(), Duration::from_secs(30)),
+        };
         if duration.is_some_and(|d| d.is_zero()) {
-            let span = raw.duration.as_ref().map(|d| d.span()).unwrap_or(0..0);
+            let span = match (&raw.duration, raw.stage.last()) {
+                (Some(d), _) => d.span(),
+                (None, Some(stage)) => stage.span(),
+                (None, None) => 0..0,
+            };
             self.d.error(Some(span), "duration must be longer than 0s");
         }
         let stop_timeout = self.duration(raw.stop_timeout.as_ref(), Duration::ZERO);
         let request_timeout = self.duration(raw.request_timeout.as_ref(), Duration::from_secs(30));
         let arrival_rate = match &raw.arrival_rate {
             None => Some(None),
+            Some(v) if rate_stages => self.check(
+                v.span(),
+                Err("arrival_rate conflicts with [[load.stage]]: the stages' rates set the arrival rate over time; remove one or the other".into()),
+            ),
             Some(v) => match number(v.get_ref()) {
                 Some(rate) if rate > 0.0 && rate.is_finite() => Some(Some(rate)),
                 _ => self.check(
@@ -211,14 +253,109 @@ impl Compiler<'_> {
                 ),
             },
         };
-        Some(Load {
+        let reset_stats = match &raw.reset_stats {
+            None => Some(false),
+            Some(v) => match v.get_ref().as_bool() {
+                Some(flag) => Some(flag),
+                None => self.check(
+                    v.span(),
+                    Err(format!(
+                        "reset_stats must be true or false, got {}",
+                        v.get_ref()
+                    )),
+                ),
+            },
+        };
+        let load = Load {
             users: users?,
             spawn_rate: spawn_rate?,
             duration: duration?,
             stop_timeout: stop_timeout?,
             request_timeout: request_timeout?,
             arrival_rate: arrival_rate?,
-        })
+            stages,
+            reset_stats: reset_stats?,
+        };
+        if let (Some(message), Some(v)) = (load.nothing_measured(), &raw.reset_stats) {
+            self.d.error(Some(v.span()), message);
+        }
+        Some(load)
+    }
+
+    /// Stages are all of users (the closed model) or all of rates (the open
+    /// model); each has a duration, and some stage has a target above zero.
+    fn stages(&mut self, raw: &[Spanned<RawStage>]) -> Option<Vec<Stage>> {
+        let mut stages = Vec::new();
+        let mut valid = true;
+        for spanned in raw {
+            let stage = spanned.get_ref();
+            let duration = match &stage.duration {
+                None => {
+                    self.d.error(
+                        Some(spanned.span()),
+                        "a stage needs a duration, e.g. duration = \"30s\" (\"0s\" for a step)",
+                    );
+                    None
+                }
+                Some(d) => self.check(d.span(), parse_duration(d.get_ref())),
+            };
+            let target = match (&stage.users, &stage.rate) {
+                (Some(users), None) => match users.get_ref().as_integer() {
+                    Some(n) if n >= 0 => Some(StageTarget::Users(n as u64)),
+                    _ => self.check(
+                        users.span(),
+                        Err(format!(
+                            "a stage's users must be a whole number of at least 0, got {}",
+                            users.get_ref()
+                        )),
+                    ),
+                },
+                (None, Some(rate)) => match number(rate.get_ref()) {
+                    Some(r) if r >= 0.0 && r.is_finite() => Some(StageTarget::Rate(r)),
+                    _ => self.check(
+                        rate.span(),
+                        Err(format!(
+                            "a stage's rate must be a number of iterations per second of at least 0, got {}",
+                            rate.get_ref()
+                        )),
+                    ),
+                },
+                _ => {
+                    self.d.error(
+                        Some(spanned.span()),
+                        "a stage sets either users (target users, the closed model) or rate (target iterations per second, the open model), not both or neither",
+                    );
+                    None
+                }
+            };
+            let (Some(duration), Some(target)) = (duration, target) else {
+                valid = false;
+                continue;
+            };
+            if let Some(first) = stages.first().map(|s: &Stage| s.target) {
+                if std::mem::discriminant(&first) != std::mem::discriminant(&target) {
+                    self.d.error(
+                        Some(spanned.span()),
+                        "all stages set users or all set rate: a run is either closed (users loop) or open (iterations start at a rate)",
+                    );
+                    valid = false;
+                    continue;
+                }
+            }
+            stages.push(Stage { duration, target });
+        }
+        let peak = stages.iter().fold(0.0, |peak: f64, s| match s.target {
+            StageTarget::Users(users) => peak.max(users as f64),
+            StageTarget::Rate(rate) => peak.max(rate),
+        });
+        if valid && !stages.is_empty() && peak == 0.0 {
+            self.d.error(
+                raw.first().map(|s| s.span()),
+                "every stage's target is 0: no load would be sent",
+            );
+            valid = false;
+        }
+        valid.then_some(stages)
     }
 
     fn duration(&mut self, raw: Option<&Spanned<String>>, default: Duration) -> Option<Duration> {
@@ -780,6 +917,72 @@ headers = { Authorization = "Bearer {{ token }}", X-Key = "{{ env.TOKEN }}" }
         assert!(first_message(&negative).contains("at least 1"));
         let bad_duration = format!("{MINIMAL}\n[load]\nduration = \"forever\"\n");
         assert!(first_message(&bad_duration).contains("invalid duration `forever`"));
+    }
+
+    #[test]
+    fn stages_set_users_or_rates_over_time() {
+        let users = format!(
+            "{MINIMAL}\n[[load.stage]]\nduration = \"10s\"\nusers = 50\n[[load.stage]]\nduration = \"1m\"\nusers = 20\n"
+        );
+        let load = compile_str(&users).unwrap().load;
+        assert_eq!(load.users, 50, "the peak of the stages");
+        assert_eq!(load.duration, Duration::from_secs(70));
+        assert_eq!(load.stages[1].target, StageTarget::Users(20));
+
+        let rates = format!(
+            "{MINIMAL}\n[load]\nusers = 30\nreset_stats = true\n[[load.stage]]\nduration = \"0s\"\nrate = 5\n[[load.stage]]\nduration = \"30s\"\nrate = 12.5\n"
+        );
+        let load = compile_str(&rates).unwrap().load;
+        assert_eq!((load.users, load.reset_stats), (30, true));
+        assert_eq!(load.stages[1].target, StageTarget::Rate(12.5));
+    }
+
+    #[test]
+    fn stages_are_checked_where_they_are_written() {
+        let stage = |body: &str| format!("{MINIMAL}\n[load]\n[[load.stage]]\n{body}\n");
+        let error = compile_str(&stage("duration = \"5s\"\nusers = 3\nrate = 2")).unwrap_err();
+        assert_eq!(error.diagnostics[0].line, 9);
+        assert!(error.diagnostics[0].message.contains("either users"));
+        assert!(first_message(&stage("users = 3")).contains("needs a duration"));
+        assert!(first_message(&stage("duration = \"5s\"\nusers = -1")).contains("at least 0"));
+        assert!(
+            first_message(&stage("duration = \"5s\"\nusers = 0")).contains("no load would be sent")
+        );
+        assert!(
+            first_message(&stage("duration = \"5s\"\nuser = 3")).contains("did you mean `users`?")
+        );
+        let mixed =
+            stage("duration = \"5s\"\nusers = 3\n[[load.stage]]\nduration = \"5s\"\nrate = 3");
+        let error = compile_str(&mixed).unwrap_err();
+        assert_eq!(error.diagnostics[0].line, 12);
+        assert!(error.diagnostics[0]
+            .message
+            .contains("all stages set users or all set rate"));
+        let conflicts = format!(
+            "{MINIMAL}\n[load]\nduration = \"1m\"\narrival_rate = 3\n[[load.stage]]\nduration = \"5s\"\nrate = 3\n"
+        );
+        let messages: Vec<String> = compile_str(&conflicts)
+            .unwrap_err()
+            .diagnostics
+            .iter()
+            .map(|d| d.message.clone())
+            .collect();
+        assert!(
+            messages[0].contains("duration conflicts with [[load.stage]]"),
+            "{messages:?}"
+        );
+        assert!(
+            messages[1].contains("arrival_rate conflicts"),
+            "{messages:?}"
+        );
+    }
+
+    #[test]
+    fn reset_stats_must_leave_something_to_measure() {
+        let source = format!(
+            "{MINIMAL}\n[load]\nusers = 10\nspawn_rate = 1\nduration = \"5s\"\nreset_stats = true\n"
+        );
+        assert!(first_message(&source).contains("reset_stats leaves nothing to measure"));
     }
 
     #[test]

@@ -53,6 +53,76 @@ pub struct Load {
     /// whether or not earlier ones finished, by the first idle user of the
     /// pool of `users`. `None` is the closed model: each user loops.
     pub arrival_rate: Option<f64>,
+    /// `[[load.stage]]`: targets of users, or of arrival rates, ramped to in
+    /// turn; empty for a single ramp to `users`. With user stages `users` is
+    /// their largest target; with rate stages it is the pool.
+    pub stages: Vec<Stage>,
+    /// Leave the ramp-up out of the statistics (Locust's `--reset-stats`).
+    pub reset_stats: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stage {
+    pub duration: Duration,
+    pub target: StageTarget,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StageTarget {
+    Users(u64),
+    /// Iterations started per second: the open model.
+    Rate(f64),
+}
+
+impl Load {
+    fn has_user_stages(&self) -> bool {
+        matches!(
+            self.stages.first().map(|s| s.target),
+            Some(StageTarget::Users(_))
+        )
+    }
+
+    /// What the run will do, in a few words, e.g. `50 users (10/s)` or
+    /// `3 stages of rates, 20 users`.
+    pub fn describe(&self) -> String {
+        let shape = match (self.stages.first().map(|s| s.target), self.arrival_rate) {
+            (Some(StageTarget::Users(_)), _) => {
+                format!(
+                    "{} stages of users, up to {}",
+                    self.stages.len(),
+                    self.users
+                )
+            }
+            (Some(StageTarget::Rate(_)), _) => format!(
+                "{} stages of arrival rates, {} users",
+                self.stages.len(),
+                self.users
+            ),
+            (None, Some(rate)) => format!("{rate} iterations/s, {} users", self.users),
+            (None, None) => format!("{} users ({}/s)", self.users, self.spawn_rate),
+        };
+        format!(
+            "{shape} for {}{}",
+            humantime::format_duration(self.duration),
+            if self.reset_stats {
+                ", ramp-up left out of the statistics"
+            } else {
+                ""
+            }
+        )
+    }
+
+    /// The complaint when `reset_stats` would leave nothing to measure.
+    pub fn nothing_measured(&self) -> Option<String> {
+        let ramp_up = crate::engine::shape::ramp_up(self);
+        (self.reset_stats && ramp_up >= self.duration).then(|| {
+            format!(
+                "reset_stats leaves nothing to measure: the ramp-up ({}) lasts as long as the run ({})",
+                humantime::format_duration(ramp_up),
+                humantime::format_duration(self.duration)
+            )
+        })
+    }
 }
 
 #[derive(Debug)]
@@ -170,6 +240,7 @@ pub struct Overrides {
     pub users: Option<u64>,
     pub spawn_rate: Option<f64>,
     pub duration: Option<Duration>,
+    pub reset_stats: bool,
 }
 
 /// Bad overrides are flag errors, not scenario errors: they name the flag.
@@ -200,7 +271,16 @@ impl Scenario {
                 message,
             })?;
         }
+        let staged = |flag| {
+            FlagError {
+            flag,
+            message: "the scenario's [[load.stage]] set the number of users over time; change the stages instead".into(),
+        }
+        };
         if let Some(users) = overrides.users {
+            if self.load.has_user_stages() {
+                return Err(staged("--users"));
+            }
             if users == 0 {
                 return Err(FlagError {
                     flag: "--users",
@@ -210,6 +290,9 @@ impl Scenario {
             self.load.users = users;
         }
         if let Some(rate) = overrides.spawn_rate {
+            if self.load.has_user_stages() {
+                return Err(staged("--spawn-rate"));
+            }
             if !(rate > 0.0 && rate.is_finite()) {
                 return Err(FlagError {
                     flag: "--spawn-rate",
@@ -226,6 +309,17 @@ impl Scenario {
                 });
             }
             self.load.duration = duration;
+        }
+        self.load.reset_stats |= overrides.reset_stats;
+        if let Some(message) = self.load.nothing_measured() {
+            return Err(FlagError {
+                flag: if overrides.reset_stats {
+                    "--reset-stats"
+                } else {
+                    "--duration"
+                },
+                message,
+            });
         }
         Ok(())
     }

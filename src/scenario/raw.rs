@@ -27,6 +27,17 @@ pub struct RawLoad {
     pub stop_timeout: Option<Spanned<String>>,
     pub request_timeout: Option<Spanned<String>>,
     pub arrival_rate: Option<Spanned<toml::Value>>,
+    pub reset_stats: Option<Spanned<toml::Value>>,
+    #[serde(default)]
+    pub stage: Vec<Spanned<RawStage>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStage {
+    pub duration: Option<Spanned<String>>,
+    pub users: Option<Spanned<toml::Value>>,
+    pub rate: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Debug, Deserialize)]
