@@ -1,25 +1,51 @@
 //! One HTTP/1.1 connection per user, kept alive across its requests: what a
-//! Locust user's session does, on hyper's connection API directly.
+//! Locust user's session does. The user's own task writes the request and
+//! reads the response on its socket, as wrk does.
 //!
 //! A pooled general-purpose client (reqwest) re-parses URLs, clones its whole
 //! service stack and runs redirect and retry layers on every request; that
-//! cost half of swarmgate's CPU per request. A user here owns its connection,
-//! so none of that is needed: the request goes straight to the connection.
+//! cost half of swarmgate's CPU per request. hyper's connection API still
+//! hands every request to a second task over a channel whose blocks hold 32
+//! requests (18 KiB a user once the channel recycles a block) and wakes both
+//! tasks per request. A user here owns its socket: no channel, no second
+//! task, one 4 KiB read buffer that grows only for large responses.
 
+use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::LOCATION;
-use hyper::{Request, StatusCode};
-use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite};
+use bytes::{Bytes, BytesMut};
+use hyper::header::HeaderMap;
+use hyper::{Method, StatusCode};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
-/// Status, body, and the `Location` of a redirect.
-pub type Exchanged = (StatusCode, Bytes, Option<String>);
+use super::wire::{self, Chunks, Framing};
+
+/// Status, body (empty unless asked for), body length, and the `Location`
+/// of a redirect.
+pub struct Exchanged {
+    pub status: StatusCode,
+    pub body: Bytes,
+    pub body_length: u64,
+    pub location: Option<String>,
+}
+
+/// A request as the user prepared it.
+pub struct Outgoing<'a> {
+    pub method: &'a Method,
+    /// Path and query.
+    pub target: &'a str,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+}
+
+/// Reads ask for at least this much room.
+const READ_SIZE: usize = 4096;
+/// A read buffer grown past this by a large response is not kept.
+const KEEP_BUFFER: usize = 64 * 1024;
 
 /// Where every user of a run connects: resolved once, before the run.
 pub struct Target {
@@ -66,86 +92,109 @@ fn tls_connector() -> tokio_rustls::TlsConnector {
     tokio_rustls::TlsConnector::from(Arc::new(config))
 }
 
-/// A user's connection, opened on first use and again after it breaks.
+/// A user's connection, opened on first use and again after it closes.
 pub struct Session {
     target: Arc<Target>,
-    sender: Option<SendRequest<Full<Bytes>>>,
+    /// Taken while a request is in flight, so a request abandoned half-way
+    /// (timed out, stopped) also abandons its connection.
+    connection: Option<Connection>,
+    /// The request's bytes, reused from request to request.
+    out: Vec<u8>,
+}
+
+struct Connection {
+    stream: Stream,
+    buffer: BytesMut,
+}
+
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+/// Why a response could not be read; `Unanswered` on a reused connection
+/// means the server had closed it before our request, which is retried.
+enum Failure {
+    Unanswered(String),
+    Broken(String),
 }
 
 impl Session {
     pub fn new(target: Arc<Target>) -> Self {
         Self {
             target,
-            sender: None,
+            connection: None,
+            out: Vec::new(),
         }
     }
 
-    /// Sends a request and reads the whole response body; returns the status,
-    /// the body and any `Location`. A request that a kept-alive connection
-    /// closed before sending is retried once on a new connection, as browsers
-    /// and `requests` do.
+    /// Sends a request and reads the whole response. A request that a
+    /// kept-alive connection closed without answering is retried once on a
+    /// new connection, as browsers and `requests` do. `keep_body` keeps the
+    /// body's bytes; otherwise they are only counted.
     pub async fn exchange(
         &mut self,
-        mut request: Request<Full<Bytes>>,
+        request: &Outgoing<'_>,
+        keep_body: bool,
     ) -> Result<Exchanged, String> {
+        self.out.clear();
+        wire::encode_request(
+            &mut self.out,
+            request.method,
+            request.target,
+            request.headers,
+            request.body,
+        );
         for attempt in 0..2 {
-            let reused = self.sender.as_ref().is_some_and(|s| !s.is_closed());
-            if !reused {
-                self.sender = Some(self.connect().await?);
+            let (mut connection, reused) = match self.connection.take() {
+                Some(connection) => (connection, true),
+                None => (self.connect().await?, false),
+            };
+            let sent = async {
+                connection.stream.write_all(&self.out).await?;
+                connection.stream.flush().await
             }
-            let sender = self.sender.as_mut().expect("connected above");
-            if sender.ready().await.is_err() {
-                self.sender = None;
-                continue;
-            }
-            match sender.try_send_request(request).await {
-                Ok(response) => {
-                    let status = response.status();
-                    let location = status
-                        .is_redirection()
-                        .then(|| {
-                            response
-                                .headers()
-                                .get(LOCATION)
-                                .and_then(|l| l.to_str().ok())
-                                .map(str::to_owned)
-                        })
-                        .flatten();
-                    return match response.into_body().collect().await {
-                        Ok(body) => Ok((status, body.to_bytes(), location)),
-                        Err(error) => {
-                            self.sender = None;
-                            Err(format!("reading the response failed: {}", describe(&error)))
+            .await;
+            let outcome = match sent {
+                Ok(()) => connection.read_response(request.method, keep_body).await,
+                Err(error) => Err(Failure::Unanswered(format!("request failed: {error}"))),
+            };
+            match outcome {
+                Ok((exchanged, keep_alive)) => {
+                    if keep_alive {
+                        if connection.buffer.capacity() > KEEP_BUFFER {
+                            connection.buffer = BytesMut::new();
                         }
-                    };
-                }
-                Err(mut failed) => {
-                    self.sender = None;
-                    match failed.take_message() {
-                        Some(unsent) if reused && attempt == 0 => request = unsent,
-                        _ => return Err(format!("request failed: {}", describe(failed.error()))),
+                        self.connection = Some(connection);
                     }
+                    return Ok(exchanged);
                 }
+                Err(Failure::Unanswered(_)) if reused && attempt == 0 => continue,
+                Err(Failure::Unanswered(message) | Failure::Broken(message)) => return Err(message),
             }
         }
-        Err("request failed: the connection closed before the request was sent".into())
+        unreachable!("the second attempt is on a new connection, which returns")
     }
 
-    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, String> {
+    async fn connect(&self) -> Result<Connection, String> {
         let mut last_error = None;
         for address in &self.target.addresses {
             match TcpStream::connect(address).await {
                 Ok(stream) => {
                     let _ = stream.set_nodelay(true);
-                    return match &self.target.tls {
-                        None => handshake(stream).await,
+                    let stream = match &self.target.tls {
+                        None => Stream::Plain(stream),
                         Some((connector, name)) => {
                             match connector.connect(name.clone(), stream).await {
-                                Ok(tls) => handshake(tls).await,
-                                Err(error) => Err(format!("TLS handshake failed: {error}")),
+                                Ok(tls) => Stream::Tls(Box::new(tls)),
+                                Err(error) => return Err(format!("TLS handshake failed: {error}")),
                             }
                         }
                     };
+                    return Ok(Connection {
+                        stream,
+                        buffer: BytesMut::new(),
+                    });
                 }
                 Err(error) => last_error = Some(error),
             }
@@ -159,24 +208,166 @@ impl Session {
     }
 }
 
-async fn handshake<S>(stream: S) -> Result<SendRequest<Full<Bytes>>, String>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let (sender, connection) = http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| format!("connection failed: {}", describe(&e)))?;
-    tokio::spawn(connection);
-    Ok(sender)
+impl Connection {
+    /// Reads one response; also says whether the connection can be reused.
+    async fn read_response(
+        &mut self,
+        method: &Method,
+        keep_body: bool,
+    ) -> Result<(Exchanged, bool), Failure> {
+        let head = loop {
+            match wire::parse_head(&mut self.buffer, method).map_err(Failure::Broken)? {
+                // 100 Continue and 103 Early Hints come before the response.
+                Some(head) if head.status.is_informational() => continue,
+                Some(head) => break head,
+                None => {}
+            }
+            let nothing_yet = self.buffer.is_empty();
+            match self.fill(READ_SIZE).await {
+                Ok(0) | Err(_) if nothing_yet => {
+                    return Err(Failure::Unanswered(
+                        "request failed: the connection closed without a response".into(),
+                    ))
+                }
+                Ok(0) => {
+                    return Err(Failure::Broken(
+                        "reading the response failed: the connection closed in the response head"
+                            .into(),
+                    ))
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    return Err(Failure::Broken(format!(
+                        "reading the response failed: {error}"
+                    )))
+                }
+            }
+        };
+        let mut body = BytesMut::new();
+        let mut body_length = 0u64;
+        let broken = |error: String| Failure::Broken(format!("reading the response failed: {error}"));
+        match head.framing {
+            Framing::Empty => {}
+            Framing::Length(length) => {
+                let mut remaining = length;
+                while remaining > 0 {
+                    if self.buffer.is_empty() {
+                        let want = remaining.min(KEEP_BUFFER as u64) as usize;
+                        match self.fill(want.max(READ_SIZE)).await {
+                            Ok(0) => {
+                                return Err(broken(format!(
+                                    "the connection closed after {} of {length} body bytes",
+                                    length - remaining
+                                )))
+                            }
+                            Ok(_) => {}
+                            Err(error) => return Err(broken(error.to_string())),
+                        }
+                    }
+                    let take = remaining.min(self.buffer.len() as u64) as usize;
+                    let part = self.buffer.split_to(take);
+                    if keep_body {
+                        if body.is_empty() && take as u64 == length {
+                            body = part;
+                        } else {
+                            body.extend_from_slice(&part);
+                        }
+                    }
+                    remaining -= take as u64;
+                }
+                body_length = length;
+            }
+            Framing::Chunked => {
+                let mut chunks = Chunks::default();
+                loop {
+                    let done = chunks
+                        .decode(&mut self.buffer, |part| {
+                            body_length += part.len() as u64;
+                            if keep_body {
+                                body.extend_from_slice(part);
+                            }
+                        })
+                        .map_err(broken)?;
+                    if done {
+                        break;
+                    }
+                    match self.fill(READ_SIZE).await {
+                        Ok(0) => {
+                            return Err(broken("the connection closed in a chunked body".into()))
+                        }
+                        Ok(_) => {}
+                        Err(error) => return Err(broken(error.to_string())),
+                    }
+                }
+            }
+            Framing::UntilClose => loop {
+                body_length += self.buffer.len() as u64;
+                if keep_body {
+                    body.extend_from_slice(&self.buffer);
+                }
+                self.buffer.clear();
+                match self.fill(READ_SIZE).await {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(error) => return Err(broken(error.to_string())),
+                }
+            },
+        }
+        let exchanged = Exchanged {
+            status: head.status,
+            body: body.freeze(),
+            body_length,
+            location: head.location,
+        };
+        // Bytes beyond the response mean the server and we disagree on
+        // framing: such a connection is not reused.
+        let keep_alive = head.keep_alive && self.buffer.is_empty();
+        Ok((exchanged, keep_alive))
+    }
+
+    /// Reads what has arrived, with room for at least `room` bytes.
+    async fn fill(&mut self, room: usize) -> io::Result<usize> {
+        self.buffer.reserve(room);
+        self.stream.read_buf(&mut self.buffer).await
+    }
 }
 
-/// hyper's errors say "connection error" on the outside and why on the inside.
-fn describe(error: &hyper::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(inner) = source {
-        text = format!("{text}: {inner}");
-        source = inner.source();
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
+            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
+        }
     }
-    text
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
+            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(stream) => Pin::new(stream).poll_flush(cx),
+            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
+            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! and everything they did recorded.
 
 pub mod http;
+mod wire;
 pub mod limits;
 pub mod schedule;
 pub mod shape;

@@ -7,15 +7,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
-use hyper::{Method, Request, StatusCode, Uri};
+use hyper::{Method, StatusCode, Uri};
 use minijinja::Value;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio_util::sync::CancellationToken;
 
-use super::http::Session;
+use super::http::{Outgoing, Session};
 use super::Shared;
 use crate::metrics::{EndpointKey, Sample};
 use crate::scenario::{Body, JsonTemplate, Step, Text};
@@ -172,6 +171,7 @@ impl User {
             }
         };
         let name = prepared.name.clone();
+        let keep_body = step.needs_json() || step.check.body_contains.is_some();
 
         let started = Instant::now();
         // One timer per user, re-armed per request: cheaper than a fresh
@@ -182,7 +182,7 @@ impl User {
         let mut timeout = self.timeout.as_mut();
         let outcome = tokio::select! {
             biased;
-            outcome = exchange_following_redirects(&mut self.session, &shared, prepared, || {
+            outcome = exchange_following_redirects(&mut self.session, &shared, prepared, keep_body, || {
                 headers_for(&shared, &self.headers, step, &context)
             }) => outcome,
             _ = &mut timeout => Err("request timed out".into()),
@@ -194,7 +194,7 @@ impl User {
             name,
         };
         let (content_length, failure) = match outcome {
-            Ok((status, body)) => (body.len() as u64, self.judge(step, status, &body)),
+            Ok((status, body, length)) => (length, self.judge(step, status, &body)),
             Err(message) => (0, Some(message)),
         };
         let sample = Sample {
@@ -391,13 +391,15 @@ fn headers_for(
 
 /// Sends the request and follows redirects within the target, as Locust's
 /// `requests` session does; a redirect elsewhere is not followed, since load
-/// only goes to the target.
+/// only goes to the target. Returns the status, the body (when `keep_body`)
+/// and the body's length.
 async fn exchange_following_redirects(
     session: &mut Session,
     shared: &Shared,
     prepared: Prepared,
+    keep_body: bool,
     headers_again: impl Fn() -> Result<HeaderMap, String>,
-) -> Result<(StatusCode, Bytes), String> {
+) -> Result<(StatusCode, Bytes, u64), String> {
     let Prepared {
         mut method,
         mut uri,
@@ -406,20 +408,23 @@ async fn exchange_following_redirects(
         ..
     } = prepared;
     for hop in 0.. {
-        let mut request = Request::new(Full::new(body.clone()));
-        *request.method_mut() = method.clone();
-        *request.uri_mut() = uri.clone();
-        *request.headers_mut() = std::mem::take(&mut headers);
-        let (status, response_body, location) = session.exchange(request).await?;
-        let next = location
-            .filter(|_| status.is_redirection() && hop < MAX_REDIRECTS)
+        let request = Outgoing {
+            method: &method,
+            target: uri.path_and_query().map_or("/", |p| p.as_str()),
+            headers: &headers,
+            body: &body,
+        };
+        let response = session.exchange(&request, keep_body).await?;
+        let next = response
+            .location
+            .filter(|_| response.status.is_redirection() && hop < MAX_REDIRECTS)
             .and_then(|location| {
                 let current = shared.scenario.host.join(&uri.to_string()).ok()?;
                 let next = current.join(&location).ok()?;
                 (next.origin() == shared.scenario.host.origin()).then_some(next)
             });
         let Some(next) = next else {
-            return Ok((status, response_body));
+            return Ok((response.status, response.body, response.body_length));
         };
         let path_and_query = match next.query() {
             Some(query) => format!("{}?{query}", next.path()),
@@ -428,9 +433,11 @@ async fn exchange_following_redirects(
         uri = Uri::try_from(path_and_query.as_str())
             .map_err(|e| format!("redirect to an invalid path: {e}"))?;
         headers = headers_again()?;
-        let becomes_get = status == StatusCode::SEE_OTHER && method != Method::HEAD
-            || matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND)
-                && method == Method::POST;
+        let becomes_get = response.status == StatusCode::SEE_OTHER && method != Method::HEAD
+            || matches!(
+                response.status,
+                StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND
+            ) && method == Method::POST;
         if becomes_get {
             method = Method::GET;
             body = Bytes::new();

@@ -140,11 +140,16 @@ impl Swarm {
 /// Runs a scenario, written without `host`, against `api` and checks that it
 /// succeeded without a panic.
 pub fn swarm(api: &DemoApi, scenario: &str) -> Swarm {
+    swarm_at(&api.url, scenario)
+}
+
+/// Runs a scenario, written without `host`, against the server at `url`.
+pub fn swarm_at(url: &str, scenario: &str) -> Swarm {
     let dir = tempfile::tempdir().unwrap();
     let path = write_scenario(
         dir.path(),
         "scenario.toml",
-        &format!("host = \"{}\"\n{scenario}", api.url),
+        &format!("host = \"{url}\"\n{scenario}"),
     );
     let output = swarmgate()
         .arg("run")
