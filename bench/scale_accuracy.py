@@ -4,10 +4,14 @@
 1. Scale: many users (default 10,000) with between(1, 2) waits: the achieved
    request rate against what the waits imply (users / 1.5 s), and swarmgate's
    resident memory every 5 s of the run (flat is the goal).
-2. Accuracy: 1,000 users against a demo API that adds 20 ms: the exact p50
-   (from the run's histograms, via summary.json) against the 20 ms added.
+2. Accuracy: 1,000 users against a demo API that adds 20 ms: swarmgate's exact
+   p50 (from its histograms, via summary.json) against the truth, the p50 of
+   the time the server itself held each request (it prints that on Ctrl-C).
+3. Stall: the open model at 200 iterations/s while the server stalls for a
+   second: the stall must show in the latency percentiles.
 
-Both run on this machine's loopback; load generator and server share it.
+Both sides run on this machine's loopback. wrk_compare.py runs all of this
+after its throughput rounds; this script runs it alone.
 Usage: bench/scale_accuracy.py [--users 10000] [--seconds 60]   (cargo build --release first)
 """
 
@@ -19,10 +23,10 @@ import subprocess
 import tempfile
 import time
 
-from demo_api import SWARMGATE, require_release_build, serve
+from demo_api import SWARMGATE, require_release_build, serve, stop
 
 
-SCENARIO = """
+CLOSED = """
 host = "http://127.0.0.1:{port}"
 [load]
 users = {users}
@@ -35,13 +39,25 @@ wait = "{wait}"
     get = "/health"
 """
 
+OPEN = """
+host = "http://127.0.0.1:{port}"
+[load]
+users = 400
+duration = "{seconds}s"
+arrival_rate = 200
+[[user]]
+  [[user.task]]
+    [[user.task.step]]
+    get = "/health"
+"""
 
 
-
-def run(work, name, port, users, seconds, wait, sample_memory):
+def run(work, name, scenario, sample_memory=False):
+    """Runs a scenario; returns its results directory and the resident
+    memory (MiB) sampled every 5 s."""
     path = os.path.join(work, f"{name}.toml")
     with open(path, "w") as f:
-        f.write(SCENARIO.format(port=port, users=users, spawn_rate=max(users // 5, 1), seconds=seconds, wait=wait))
+        f.write(scenario)
     out = os.path.join(work, name)
     process = subprocess.Popen([SWARMGATE, "run", path, "-q", "--out", out], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     memory = []
@@ -57,6 +73,59 @@ def run(work, name, port, users, seconds, wait, sample_memory):
     return out, memory
 
 
+def percentiles(out):
+    with open(os.path.join(out, "summary.json")) as f:
+        return dict((round(q, 4), ms) for q, ms in json.load(f)["distributions"]["current"])
+
+
+def scale(work, users, seconds):
+    server, port = serve()
+    try:
+        scenario = CLOSED.format(port=port, users=users, spawn_rate=max(users // 5, 1), seconds=seconds, wait="between(1, 2)")
+        out, memory = run(work, "scale", scenario, sample_memory=True)
+    finally:
+        stop(server)
+    with open(os.path.join(out, "stats_history.csv")) as f:
+        rows = [line.split(",") for line in f.read().strip().splitlines()[1:]]
+    steady = [float(r[4]) for r in rows if r[1] == str(users)][2:]
+    implied = users / 1.5
+    achieved = sum(steady) / max(len(steady), 1)
+    print(f"scale: {users} users, between(1, 2), {seconds}s")
+    print(f"  request rate at full strength: {achieved:.0f}/s; the waits imply {implied:.0f}/s ({achieved / implied - 1:+.1%})")
+    print(f"  resident memory every 5 s (MiB): {' '.join(map(str, memory))}")
+    if memory:
+        settled = memory[len(memory) // 4:]
+        print(f"  peak {max(memory)} MiB; after the first quarter of the run {min(settled)}..{max(settled)} MiB")
+
+
+def accuracy(work, users=1000, seconds=15):
+    server, port = serve("--inject-latency", "20ms")
+    try:
+        scenario = CLOSED.format(port=port, users=users, spawn_rate=users, seconds=seconds, wait="between(0.5, 1.5)")
+        out, _ = run(work, "accuracy", scenario)
+    finally:
+        truth = stop(server)
+    curve = percentiles(out)
+    print(f"accuracy: {users} users, the server adds 20 ms")
+    print(f"  swarmgate p50 {curve[0.5]:.3f} ms (p90 {curve[0.9]:.2f}, p99 {curve[0.99]:.2f}); "
+          f"the server held requests p50 {truth:.3f} ms; difference {curve[0.5] - truth:+.3f} ms")
+
+
+def stall(work, seconds=4):
+    server, port = serve("--inject-stall", "1s", "--inject-stall-after", "1s")
+    try:
+        out, _ = run(work, "stall", OPEN.format(port=port, seconds=seconds))
+    finally:
+        stop(server)
+    curve = percentiles(out)
+    with open(os.path.join(out, "stats.csv")) as f:
+        aggregated = f.read().strip().splitlines()[-1].split(",")
+    requests, longest = int(aggregated[2]), float(aggregated[7])
+    print(f"stall: open model, 200 iterations/s for {seconds}s, the server stalls from 1 s to 2 s")
+    print(f"  {requests} requests; p50 {curve[0.5]:.1f} ms, p75 {curve[0.75]:.1f} ms, p90 {curve[0.9]:.1f} ms, "
+          f"p99 {curve[0.99]:.1f} ms, max {longest:.0f} ms")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=10000)
@@ -64,31 +133,9 @@ def main():
     args = parser.parse_args()
     require_release_build()
     with tempfile.TemporaryDirectory() as work:
-        server, port = serve()
-        try:
-            out, memory = run(work, "scale", port, args.users, args.seconds, "between(1, 2)", True)
-        finally:
-            server.terminate()
-            server.wait()
-        with open(os.path.join(out, "stats_history.csv")) as f:
-            rows = [line.split(",") for line in f.read().strip().splitlines()[1:]]
-        steady = [float(r[4]) for r in rows if r[1] == str(args.users)][2:]
-        implied = args.users / 1.5
-        achieved = sum(steady) / max(len(steady), 1)
-        print(f"scale: {args.users} users, between(1, 2), {args.seconds}s")
-        print(f"  request rate at full strength: {achieved:.0f}/s; the waits imply {implied:.0f}/s ({achieved / implied - 1:+.1%})")
-        print(f"  resident memory every 5 s (MiB): {' '.join(map(str, memory))}; peak {max(memory, default=0)}")
-
-        server, port = serve("--inject-latency", "20ms")
-        try:
-            out, _ = run(work, "accuracy", port, 1000, 15, "between(0.5, 1.5)", False)
-        finally:
-            server.terminate()
-            server.wait()
-        with open(os.path.join(out, "summary.json")) as f:
-            curve = dict((round(q, 4), ms) for q, ms in json.load(f)["distributions"]["current"])
-        print("accuracy: 1000 users, server adds 20 ms")
-        print(f"  exact p50 {curve[0.5]:.2f} ms, p90 {curve[0.9]:.2f} ms, p99 {curve[0.99]:.2f} ms (the server's own timer adds up to 1 ms)")
+        scale(work, args.users, args.seconds)
+        accuracy(work)
+        stall(work)
 
 
 if __name__ == "__main__":

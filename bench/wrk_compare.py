@@ -8,10 +8,14 @@ time from getrusage), since absolute throughput on a shared machine is noise.
 swarmgate records its full per-endpoint histograms and timeline as always.
 
 Then swarmgate runs for a short and a long duration to show that its peak
-memory does not grow with run length.
+memory does not grow with run length, and scale_accuracy.py's parts follow:
+10,000 users with between(1, 2) waits (rate and memory), p50 at 1,000 users
+against a server that adds 20 ms (against the server's own measure), and a
+one-second stall under the open model.
 
 Needs: nginx and wrk (apt-get install -y nginx wrk), a release build
 (cargo build --release). Usage: bench/wrk_compare.py [--seconds 10] [--long 60]
+[--users 10000] [--scale-seconds 60] [--only-wrk]
 """
 
 import argparse
@@ -23,6 +27,7 @@ import sys
 import tempfile
 import time
 
+import scale_accuracy
 from demo_api import SWARMGATE, free_port, require_release_build, wait_for
 
 USERS = 50
@@ -122,6 +127,9 @@ def main():
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the median ratio is reported")
     parser.add_argument("--long", type=int, default=60, help="the long run for the memory check (0 skips it)")
+    parser.add_argument("--users", type=int, default=10000, help="users of the scale run")
+    parser.add_argument("--scale-seconds", type=int, default=60, help="length of the scale run (600 for the 10-minute check)")
+    parser.add_argument("--only-wrk", action="store_true", help="skip scale, accuracy and stall")
     args = parser.parse_args()
     for tool in ("nginx", "wrk", "taskset"):
         if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
@@ -157,6 +165,10 @@ def main():
         finally:
             nginx.terminate()
             nginx.wait()
+        if not args.only_wrk:
+            scale_accuracy.scale(workdir, args.users, args.scale_seconds)
+            scale_accuracy.accuracy(workdir)
+            scale_accuracy.stall(workdir)
 
 
 if __name__ == "__main__":

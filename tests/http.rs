@@ -107,9 +107,18 @@ wait = "constant(0.05)"
         );
     }
     // Sizes are of the decoded body.
-    assert_eq!(stats.number("GET", "/chunked", "Average Content Size"), 20.0);
-    assert_eq!(stats.number("GET", "/until-close", "Average Content Size"), 26.0);
-    assert_eq!(stats.number("GET", "/early-hints", "Average Content Size"), 0.0);
+    assert_eq!(
+        stats.number("GET", "/chunked", "Average Content Size"),
+        20.0
+    );
+    assert_eq!(
+        stats.number("GET", "/until-close", "Average Content Size"),
+        26.0
+    );
+    assert_eq!(
+        stats.number("GET", "/early-hints", "Average Content Size"),
+        0.0
+    );
     // Each iteration needs a new connection after /until-close, and after
     // /then-drop, whose dropped connection /early-hints finds closed and is
     // retried on a new one without a failure; /chunked rides on that. Add the

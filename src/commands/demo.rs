@@ -64,6 +64,15 @@ pub fn serve(args: ServeDemoArgs) -> anyhow::Result<ExitCode> {
             server.base_url()
         );
         tokio::signal::ctrl_c().await?;
+        let held = server.time_in_server();
+        let ms = |q: f64| held.value_at_quantile(q) as f64 / 1000.0;
+        println!(
+            "served {} requests; time in server: p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms",
+            held.len(),
+            ms(0.5),
+            ms(0.9),
+            ms(0.99)
+        );
         server.stop().await;
         Ok(ExitCode::SUCCESS)
     })

@@ -52,6 +52,7 @@ pub struct Faults {
 /// A running demo API; dropping it does not stop it, [`DemoServer::stop`] does.
 pub struct DemoServer {
     addr: SocketAddr,
+    api: Arc<MarketApi>,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<()>,
 }
@@ -63,9 +64,10 @@ impl DemoServer {
         let addr = listener.local_addr()?;
         let shutdown = CancellationToken::new();
         let api = Arc::new(MarketApi::new(faults));
-        let task = tokio::spawn(accept_loop(listener, api, shutdown.clone()));
+        let task = tokio::spawn(accept_loop(listener, api.clone(), shutdown.clone()));
         Ok(Self {
             addr,
+            api,
             shutdown,
             task,
         })
@@ -77,6 +79,12 @@ impl DemoServer {
 
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// How long each request was held in the server, in microseconds: the
+    /// truth a load generator's latencies are checked against.
+    pub fn time_in_server(&self) -> hdrhistogram::Histogram<u64> {
+        self.api.held.lock().expect("not poisoned").clone()
     }
 
     pub async fn stop(self) {
@@ -105,7 +113,12 @@ async fn accept_loop(listener: TcpListener, api: Arc<MarketApi>, shutdown: Cance
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let api = api.clone();
-                async move { Ok::<_, Infallible>(api.handle(req).await) }
+                async move {
+                    let arrived = std::time::Instant::now();
+                    let reply = api.handle(req).await;
+                    api.record_held(arrived.elapsed());
+                    Ok::<_, Infallible>(reply)
+                }
             });
             let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
             tokio::select! {
@@ -118,6 +131,7 @@ async fn accept_loop(listener: TcpListener, api: Arc<MarketApi>, shutdown: Cance
 
 struct MarketApi {
     faults: Faults,
+    held: std::sync::Mutex<hdrhistogram::Histogram<u64>>,
     started: std::time::Instant,
     signer: Signer,
     next_jti: AtomicU64,
@@ -144,6 +158,7 @@ impl MarketApi {
             .collect();
         Self {
             faults,
+            held: std::sync::Mutex::new(crate::metrics::new_histogram()),
             started: std::time::Instant::now(),
             signer: Signer::new(rand::random()),
             next_jti: AtomicU64::new(1),
@@ -220,6 +235,14 @@ impl MarketApi {
                 &json!({"detail": "Method not allowed."}),
             ),
             _ => reply_json(StatusCode::NOT_FOUND, &json!({"detail": "Not found."})),
+        }
+    }
+
+    fn record_held(&self, held: Duration) {
+        let micros = held.as_micros().min(u64::MAX as u128) as u64;
+        let mut histogram = self.held.lock().expect("not poisoned");
+        if histogram.record(micros).is_err() {
+            histogram.saturating_record(micros);
         }
     }
 

@@ -2,12 +2,12 @@
 //! and everything they did recorded.
 
 pub mod http;
-mod wire;
 pub mod limits;
 pub mod schedule;
 pub mod shape;
 pub mod target;
 mod user;
+mod wire;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -259,33 +259,52 @@ mod tests {
 
     #[test]
     fn heads_give_status_framing_and_keep_alive() {
-        let ok = head("HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nhello").unwrap().unwrap();
-        assert_eq!((ok.status, ok.framing, ok.keep_alive), (StatusCode::OK, Framing::Length(12), true));
+        let ok = head("HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nhello")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (ok.status, ok.framing, ok.keep_alive),
+            (StatusCode::OK, Framing::Length(12), true)
+        );
 
-        let mut buffer = BytesMut::from("HTTP/1.1 301 Moved\r\nLocation: /b/\r\nContent-Length: 0\r\n\r\nrest");
+        let mut buffer =
+            BytesMut::from("HTTP/1.1 301 Moved\r\nLocation: /b/\r\nContent-Length: 0\r\n\r\nrest");
         let moved = parse_head(&mut buffer, &Method::GET).unwrap().unwrap();
         assert_eq!(moved.location.as_deref(), Some("/b/"));
         assert_eq!(moved.framing, Framing::Empty);
         assert_eq!(&buffer[..], b"rest", "the head is consumed, nothing more");
 
-        let chunked = head("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 5\r\n\r\n")
-            .unwrap()
-            .unwrap();
+        let chunked = head(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 5\r\n\r\n",
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(chunked.framing, Framing::Chunked);
 
-        let closing = head("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\n").unwrap().unwrap();
-        assert!(!closing.keep_alive);
-        let until_close = head("HTTP/1.1 200 OK\r\n\r\n").unwrap().unwrap();
-        assert_eq!((until_close.framing, until_close.keep_alive), (Framing::UntilClose, false));
-        let old = head("HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n").unwrap().unwrap();
-        assert!(!old.keep_alive);
-        let old_kept = head("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\n")
+        let closing = head("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\n")
             .unwrap()
             .unwrap();
+        assert!(!closing.keep_alive);
+        let until_close = head("HTTP/1.1 200 OK\r\n\r\n").unwrap().unwrap();
+        assert_eq!(
+            (until_close.framing, until_close.keep_alive),
+            (Framing::UntilClose, false)
+        );
+        let old = head("HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert!(!old.keep_alive);
+        let old_kept =
+            head("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\n")
+                .unwrap()
+                .unwrap();
         assert!(old_kept.keep_alive);
 
         let no_content = head("HTTP/1.1 204 No Content\r\n\r\n").unwrap().unwrap();
-        assert_eq!((no_content.framing, no_content.keep_alive), (Framing::Empty, true));
+        assert_eq!(
+            (no_content.framing, no_content.keep_alive),
+            (Framing::Empty, true)
+        );
         let to_head = parse_head(
             &mut BytesMut::from("HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n"),
             &Method::HEAD,
@@ -298,7 +317,9 @@ mod tests {
     #[test]
     fn partial_and_broken_heads() {
         assert_eq!(head("HTTP/1.1 200 OK\r\nContent-Le"), Ok(None));
-        assert!(head("SSH-2.0-OpenSSH\r\n\r\n").unwrap_err().contains("not HTTP/1.1"));
+        assert!(head("SSH-2.0-OpenSSH\r\n\r\n")
+            .unwrap_err()
+            .contains("not HTTP/1.1"));
         assert!(head("HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\n")
             .unwrap_err()
             .contains("invalid Content-Length `ten`"));
@@ -319,9 +340,13 @@ mod tests {
             let mut chunks = Chunks::default();
             let mut body = Vec::new();
             let mut buffer = BytesMut::from(&wire[..split]);
-            chunks.decode(&mut buffer, |b| body.extend_from_slice(b)).unwrap();
+            chunks
+                .decode(&mut buffer, |b| body.extend_from_slice(b))
+                .unwrap();
             buffer.extend_from_slice(&wire[split..]);
-            let done = chunks.decode(&mut buffer, |b| body.extend_from_slice(b)).unwrap();
+            let done = chunks
+                .decode(&mut buffer, |b| body.extend_from_slice(b))
+                .unwrap();
             assert!(done, "split at {split}");
             assert_eq!(body, b"Wikipedia in\r\n\r\nchunks.", "split at {split}");
             assert_eq!(&buffer[..], b"NEXT", "split at {split}");
@@ -331,9 +356,13 @@ mod tests {
     #[test]
     fn broken_chunks_are_errors() {
         let mut chunks = Chunks::default();
-        let error = chunks.decode(&mut BytesMut::from("zz\r\n"), |_| {}).unwrap_err();
+        let error = chunks
+            .decode(&mut BytesMut::from("zz\r\n"), |_| {})
+            .unwrap_err();
         assert!(error.contains("invalid chunk size `zz`"));
         let mut chunks = Chunks::default();
-        assert!(chunks.decode(&mut BytesMut::from("2\r\nabXY"), |_| {}).is_err());
+        assert!(chunks
+            .decode(&mut BytesMut::from("2\r\nabXY"), |_| {})
+            .is_err());
     }
 }
