@@ -217,33 +217,35 @@ impl Connection {
         method: &Method,
         keep_body: bool,
     ) -> Result<(Exchanged, bool), Failure> {
-        let head =
-            loop {
-                match wire::parse_head(&mut self.buffer, method).map_err(Failure::Broken)? {
-                    // 100 Continue and 103 Early Hints come before the response.
-                    Some(head) if head.status.is_informational() => continue,
-                    Some(head) => break head,
-                    None => {}
+        let head = loop {
+            match wire::parse_head(&mut self.buffer, method).map_err(Failure::Broken)? {
+                // 100 Continue and 103 Early Hints come before the response.
+                Some(head) if head.status.is_informational() => continue,
+                Some(head) => break head,
+                None => {}
+            }
+            let nothing_yet = self.buffer.is_empty();
+            match self.fill(READ_SIZE).await {
+                Ok(read) if read > 0 => {}
+                outcome if nothing_yet => {
+                    return Err(Failure::Unanswered(match outcome {
+                        Err(error) => format!("request failed: {error}"),
+                        Ok(_) => "request failed: the connection closed without a response".into(),
+                    }))
                 }
-                let nothing_yet = self.buffer.is_empty();
-                match self.fill(READ_SIZE).await {
-                    Ok(0) | Err(_) if nothing_yet => {
-                        return Err(Failure::Unanswered(
-                            "request failed: the connection closed without a response".into(),
-                        ))
-                    }
-                    Ok(0) => return Err(Failure::Broken(
+                Ok(_) => {
+                    return Err(Failure::Broken(
                         "reading the response failed: the connection closed in the response head"
                             .into(),
-                    )),
-                    Ok(_) => {}
-                    Err(error) => {
-                        return Err(Failure::Broken(format!(
-                            "reading the response failed: {error}"
-                        )))
-                    }
+                    ))
                 }
-            };
+                Err(error) => {
+                    return Err(Failure::Broken(format!(
+                        "reading the response failed: {error}"
+                    )))
+                }
+            }
+        };
         let mut body = BytesMut::new();
         let mut body_length = 0u64;
         let broken =
