@@ -325,16 +325,15 @@ fn the_open_model_starts_iterations_on_schedule() {
     // model; on a schedule of 40 a second they make about 120.
     let run = swarm(
         &api,
-        r#"
+        &health_checks(
+            r#"
 [load]
 users = 10
 duration = "3s"
 arrival_rate = 40
-[[user]]
-  [[user.task]]
-    [[user.task.step]]
-    get = "/health"
 "#,
+            "constant(0)",
+        ),
     );
     let requests = run.stats().number("GET", "/health", "Request Count");
     assert!((110.0..=125.0).contains(&requests), "{requests} requests");
@@ -349,16 +348,15 @@ fn a_stall_shows_in_the_open_models_latencies() {
     });
     let run = swarm(
         &api,
-        r#"
+        &health_checks(
+            r#"
 [load]
 users = 100
 duration = "3s"
 arrival_rate = 50
-[[user]]
-  [[user.task]]
-    [[user.task.step]]
-    get = "/health"
 "#,
+            "constant(0)",
+        ),
     );
     let stats = run.stats();
     // A third of the iterations were due during the stall; each waited until
@@ -377,7 +375,8 @@ fn user_stages_ramp_hold_and_step_down() {
     // Up to 4 users over 2 s, 4 for 2 s, then a step down to 1 for 2 s.
     let run = swarm(
         &api,
-        r#"
+        &health_checks(
+            r#"
 [[load.stage]]
 duration = "2s"
 users = 4
@@ -390,12 +389,9 @@ users = 1
 [[load.stage]]
 duration = "2s"
 users = 1
-[[user]]
-wait = "constant(0.1)"
-  [[user.task]]
-    [[user.task.step]]
-    get = "/health"
 "#,
+            "constant(0.1)",
+        ),
     );
     let history = run.history();
     let users: Vec<u64> = history
@@ -420,7 +416,8 @@ fn rate_stages_change_the_open_models_schedule() {
     // 20 iterations a second for 2 s, then 60 a second for 1 s: 100 in all.
     let run = swarm(
         &api,
-        r#"
+        &health_checks(
+            r#"
 [load]
 users = 20
 [[load.stage]]
@@ -435,11 +432,9 @@ rate = 60
 [[load.stage]]
 duration = "1s"
 rate = 60
-[[user]]
-  [[user.task]]
-    [[user.task.step]]
-    get = "/health"
 "#,
+            "constant(0)",
+        ),
     );
     let requests = run.stats().number("GET", "/health", "Request Count");
     assert!((95.0..=101.0).contains(&requests), "{requests} requests");
@@ -452,18 +447,16 @@ fn reset_stats_leaves_the_ramp_up_out() {
     // they hold 4 users × 1.5 s of requests, not the ramp's 3 user-seconds more.
     let run = swarm(
         &api,
-        r#"
+        &health_checks(
+            r#"
 [load]
 users = 4
 spawn_rate = 2
 duration = "3s"
 reset_stats = true
-[[user]]
-wait = "constant(0.1)"
-  [[user.task]]
-    [[user.task.step]]
-    get = "/health"
 "#,
+            "constant(0.1)",
+        ),
     );
     let requests = run.stats().number("GET", "/health", "Request Count");
     assert!((50.0..=66.0).contains(&requests), "{requests} requests");
@@ -473,4 +466,37 @@ wait = "constant(0.1)"
     let elapsed = summary["run"]["elapsed_secs"].as_f64().unwrap();
     assert!((1.4..=1.7).contains(&measured), "measured {measured} s");
     assert!(elapsed >= 3.0, "elapsed {elapsed} s");
+}
+
+/// One user class requesting /health with `wait` between requests, after the
+/// `[load]` (or stages) given.
+fn health_checks(load: &str, wait: &str) -> String {
+    format!("{load}\n[[user]]\nwait = \"{wait}\"\n  [[user.task]]\n    [[user.task.step]]\n    get = \"/health\"\n")
+}
+
+#[test]
+fn a_schedule_the_users_cannot_keep_is_reported_in_the_results() {
+    // Two users against 200 ms responses manage 10 iterations a second, not 20.
+    let api = DemoApi::with_latency(200);
+    let run = swarm(
+        &api,
+        &health_checks(
+            r#"
+[load]
+users = 2
+duration = "2s"
+arrival_rate = 20
+"#,
+            "constant(0)",
+        ),
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.path("out/summary.json")).unwrap()).unwrap();
+    let schedule = &summary["run"]["schedule"];
+    assert!(schedule["late"].as_u64().unwrap() > 0, "{schedule}");
+    assert_eq!(schedule["peak_rate"], 20.0);
+    let warning = summary["run"]["warnings"][0].as_str().unwrap();
+    assert!(warning.contains("fell behind its schedule"), "{warning}");
+    let report = std::fs::read_to_string(run.path("out/report.html")).unwrap();
+    assert!(report.contains("fell behind its schedule"));
 }

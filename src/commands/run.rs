@@ -76,6 +76,7 @@ fn run_meta(run: &crate::engine::RunResult) -> RunMeta {
         ended_at: utc(run.started_at + run.elapsed),
         commit: crate::ci::commit(),
         interrupted: run.interrupted,
+        warnings: run.warnings(),
     }
 }
 
@@ -127,8 +128,8 @@ pub async fn swarm(
     observer.finish();
     results.write(&run)?;
     print!("{}", terminal::render(&run, terminal::name_width()));
-    if let Some(shortfall) = run.schedule.as_ref().and_then(|s| s.shortfall()) {
-        eprintln!("warning: {shortfall}");
+    for warning in run.warnings() {
+        eprintln!("warning: {warning}");
     }
 
     let current = RunStats::from_run(&run, &results.path().display().to_string());

@@ -48,6 +48,17 @@ pub struct RunResult {
     pub stats: Snapshot,
 }
 
+impl RunResult {
+    /// What the user should know about how the run went.
+    pub fn warnings(&self) -> Vec<String> {
+        self.schedule
+            .as_ref()
+            .and_then(|s| s.shortfall())
+            .into_iter()
+            .collect()
+    }
+}
+
 /// One second of the run, as it happens.
 pub struct Tick<'a> {
     pub now: SystemTime,

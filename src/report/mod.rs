@@ -39,6 +39,9 @@ pub struct RunMeta {
     pub ended_at: String,
     pub commit: Option<String>,
     pub interrupted: bool,
+    /// What the user should know about how the run went, e.g. that the open
+    /// model fell behind its schedule.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -649,6 +652,8 @@ struct SavedRun {
     ended_at: Option<String>,
     commit: Option<String>,
     interrupted: bool,
+    #[serde(default)]
+    warnings: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -700,6 +705,7 @@ pub fn render_results_dir(dir: &Path, history: &[HistoryRow]) -> anyhow::Result<
             ended_at: r.ended_at.clone().unwrap_or_default(),
             commit: r.commit.clone(),
             interrupted: r.interrupted,
+            warnings: r.warnings.clone(),
         });
     let input = ReportInput {
         title: run

@@ -44,6 +44,19 @@ struct RunSummary {
     interrupted: bool,
     requests: u64,
     failures: u64,
+    /// How well the open model kept its schedule; absent in the closed model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    schedule: Option<ScheduleSummary>,
+    warnings: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct ScheduleSummary {
+    peak_rate: f64,
+    started: u64,
+    late: u64,
+    dropped: u64,
+    max_lag_ms: f64,
 }
 
 pub fn render(
@@ -70,6 +83,14 @@ pub fn render(
             interrupted: run.interrupted,
             requests: run.stats.total.requests,
             failures: run.stats.total.failures,
+            schedule: run.schedule.as_ref().map(|s| ScheduleSummary {
+                peak_rate: s.peak_rate,
+                started: s.started,
+                late: s.late,
+                dropped: s.dropped,
+                max_lag_ms: s.max_lag.as_secs_f64() * 1000.0,
+            }),
+            warnings: run.warnings(),
         }),
         verdict,
         exit_code,
