@@ -50,12 +50,10 @@ fn validate(path: &std::path::Path) -> anyhow::Result<ExitCode> {
     let scenario = Scenario::load(path)?;
     let tasks: usize = scenario.users.iter().map(|u| u.tasks.len()).sum();
     println!(
-        "{}: valid: {} user class(es), {tasks} task(s), {} users at {}/s for {}, against {}",
+        "{}: valid: {} user class(es), {tasks} task(s), {}, against {}",
         path.display(),
         scenario.users.len(),
-        scenario.load.users,
-        scenario.load.spawn_rate,
-        humantime::format_duration(scenario.load.duration),
+        scenario.load.describe(),
         scenario.host
     );
     Ok(ExitCode::SUCCESS)
