@@ -167,7 +167,9 @@ impl Compiler<'_> {
     }
 
     fn load(&mut self, raw: &RawLoad) -> Option<Load> {
-        let stages = self.stages(&raw.stage)?;
+        // Bad stages still let the rest of [load] be checked against what the
+        // stages were meant to be.
+        let (stages, stages_valid) = self.stages(&raw.stage);
         let user_stages =
             matches!(stages.first(), Some(s) if matches!(s.target, StageTarget::Users(_)));
         let rate_stages =
@@ -267,13 +269,13 @@ impl Compiler<'_> {
             },
         };
         let load = Load {
+            stages: stages_valid.then_some(stages)?,
             users: users?,
             spawn_rate: spawn_rate?,
             duration: duration?,
             stop_timeout: stop_timeout?,
             request_timeout: request_timeout?,
             arrival_rate: arrival_rate?,
-            stages,
             reset_stats: reset_stats?,
         };
         if let (Some(message), Some(v)) = (load.nothing_measured(), &raw.reset_stats) {
@@ -284,7 +286,8 @@ impl Compiler<'_> {
 
     /// Stages are all of users (the closed model) or all of rates (the open
     /// model); each has a duration, and some stage has a target above zero.
-    fn stages(&mut self, raw: &[Spanned<RawStage>]) -> Option<Vec<Stage>> {
+    /// Returns the stages that are valid, and whether all were.
+    fn stages(&mut self, raw: &[Spanned<RawStage>]) -> (Vec<Stage>, bool) {
         let mut stages = Vec::new();
         let mut valid = true;
         for spanned in raw {
@@ -355,7 +358,7 @@ impl Compiler<'_> {
             );
             valid = false;
         }
-        valid.then_some(stages)
+        (stages, valid)
     }
 
     fn duration(&mut self, raw: Option<&Spanned<String>>, default: Duration) -> Option<Duration> {
