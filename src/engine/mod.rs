@@ -115,7 +115,7 @@ pub async fn run(
         .unwrap_or(1)
         * 4;
     let shared = Arc::new(Shared {
-        target: http::Target::new(&scenario.host, addresses)?,
+        target: http::Target::new(&scenario.host, addresses, &scenario.tls)?,
         fixed_uris: fixed_uris(&scenario),
         base_headers: base_headers(&scenario.host)?,
         schedule: scheduled.0,

@@ -13,12 +13,12 @@ use serde_json_path::JsonPath;
 use toml::Spanned;
 
 use super::diagnostic::{from_toml_error, Diagnostics, ScenarioError};
-use super::raw::{RawCheck, RawLoad, RawScenario, RawStage, RawStep, RawTask, RawUser};
+use super::raw::{RawCheck, RawLoad, RawScenario, RawStage, RawStep, RawTask, RawTls, RawUser};
 use super::template::{JsonNode, JsonTemplate, Templates, Text};
 use super::wait::Wait;
 use super::{
     parse_duration, parse_host, Body, Capture, Check, JsonCheck, Load, Loop, LoopValues, Scenario,
-    Stage, StageTarget, Step, Task, UserClass,
+    Stage, StageTarget, Step, Task, Tls, UserClass,
 };
 
 const METHODS: &str = "get, post, put, patch, delete, head or options";
@@ -55,6 +55,11 @@ pub fn compile(
         }
     };
     let load = compiler.load(raw.load.as_ref().unwrap_or(&RawLoad::default()));
+    let tls = raw
+        .tls
+        .as_ref()
+        .map(|tls| compiler.tls(tls, path))
+        .unwrap_or_default();
     let vars: BTreeMap<String, minijinja::Value> = raw
         .vars
         .iter()
@@ -95,6 +100,7 @@ pub fn compile(
         globals,
         templates: Arc::new(templates),
         gate,
+        tls,
     })
 }
 
@@ -118,6 +124,7 @@ fn unreachable_scenario() -> Scenario {
         globals: BTreeMap::new(),
         templates: Arc::new(Templates::default()),
         gate: Default::default(),
+        tls: Tls::default(),
     }
 }
 
@@ -359,6 +366,43 @@ impl Compiler<'_> {
             valid = false;
         }
         (stages, valid)
+    }
+
+    /// `ca` is a PEM file of certificates, relative to the scenario file.
+    fn tls(&mut self, raw: &RawTls, scenario: &Path) -> Tls {
+        use rustls::pki_types::{pem::PemObject, CertificateDer};
+        let mut tls = Tls::default();
+        if let Some(ca) = &raw.ca {
+            let file = scenario
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join(ca.get_ref());
+            let certificates = std::fs::read(&file)
+                .map_err(|e| format!("cannot read the CA file {}: {e}", file.display()))
+                .and_then(|pem| {
+                    CertificateDer::pem_slice_iter(&pem)
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| format!("{}: not a PEM certificate file: {e}", file.display()))
+                })
+                .and_then(|certificates| match certificates.is_empty() {
+                    true => Err(format!(
+                        "{} holds no certificate: expected PEM blocks of BEGIN CERTIFICATE",
+                        file.display()
+                    )),
+                    false => Ok(certificates),
+                });
+            tls.extra_roots = self.check(ca.span(), certificates).unwrap_or_default();
+        }
+        if let Some(verify) = &raw.verify {
+            match verify.get_ref().as_bool() {
+                Some(flag) => tls.verify = flag,
+                None => self.d.error(
+                    Some(verify.span()),
+                    format!("verify must be true or false, got {}", verify.get_ref()),
+                ),
+            }
+        }
+        tls
     }
 
     fn duration(&mut self, raw: Option<&Spanned<String>>, default: Duration) -> Option<Duration> {

@@ -37,6 +37,25 @@ pub struct Scenario {
     pub templates: Arc<Templates>,
     /// The `[gate]` table: how this scenario's runs are judged.
     pub gate: crate::gate::rules::Rules,
+    pub tls: Tls,
+}
+
+/// How an https host's certificate is checked.
+#[derive(Debug, Clone)]
+pub struct Tls {
+    /// Trusted besides the public roots: a development CA, say.
+    pub extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// `false` accepts any certificate, as `requests` does with `verify=False`.
+    pub verify: bool,
+}
+
+impl Default for Tls {
+    fn default() -> Self {
+        Self {
+            extra_roots: Vec::new(),
+            verify: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -16,6 +16,14 @@ pub struct RawScenario {
     #[serde(default)]
     pub user: Vec<Spanned<RawUser>>,
     pub gate: Option<crate::gate::rules::RawGate>,
+    pub tls: Option<RawTls>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    pub ca: Option<Spanned<String>>,
+    pub verify: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
