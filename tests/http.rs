@@ -36,10 +36,14 @@ fn serve_connection(stream: TcpStream) {
         if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
             return;
         }
+        let mut cookie = String::new();
         loop {
             let mut line = String::new();
             if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
                 break;
+            }
+            if let Some(value) = line.to_ascii_lowercase().strip_prefix("cookie:") {
+                cookie = value.trim().to_owned();
             }
         }
         let path = request_line.split(' ').nth(1).unwrap_or("/").to_owned();
@@ -59,6 +63,19 @@ fn serve_connection(stream: TcpStream) {
                 b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
                 false,
             ),
+            // A session cookie, as Django's login sets and its logout deletes.
+            "/login/" => (
+                b"HTTP/1.1 200 OK\r\nSet-Cookie: sessionid=s3cret; Path=/; HttpOnly\r\nSet-Cookie: theme=dark; Path=/account\r\nContent-Length: 0\r\n\r\n",
+                false,
+            ),
+            "/logout/" => (
+                b"HTTP/1.1 200 OK\r\nSet-Cookie: sessionid=\"\"; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/\r\nContent-Length: 0\r\n\r\n",
+                false,
+            ),
+            "/whoami/" if cookie == "sessionid=s3cret" => {
+                (b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false)
+            }
+            "/whoami/" => (b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n", false),
             _ => (b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", false),
         };
         if writer.write_all(response).is_err() || close {
@@ -129,4 +146,47 @@ wait = "constant(0.05)"
         (2 * iterations + 1..=2 * iterations + 2).contains(&connections),
         "{connections} connections for {iterations} iterations"
     );
+}
+
+#[test]
+fn each_user_keeps_its_cookies_like_a_requests_session() {
+    let (url, _) = serve();
+    // Logged in, /whoami/ is 200 (only the session cookie applies there:
+    // theme is for /account); logged out, 401 again.
+    let run = swarm_at(
+        &url,
+        r#"
+[load]
+users = 2
+duration = "1s"
+[[user]]
+wait = "constant(0.05)"
+  [[user.task]]
+    [[user.task.step]]
+    get = "/whoami/"
+    name = "before login"
+    check = { status = 401 }
+    [[user.task.step]]
+    get = "/login/"
+    [[user.task.step]]
+    get = "/whoami/"
+    name = "logged in"
+    [[user.task.step]]
+    get = "/logout/"
+    [[user.task.step]]
+    get = "/whoami/"
+    name = "logged out"
+    check = { status = 401 }
+"#,
+    );
+    let stats = run.stats();
+    for name in ["before login", "logged in", "logged out"] {
+        assert!(stats.number("GET", name, "Request Count") >= 5.0, "{name}");
+        assert_eq!(
+            stats.number("GET", name, "Failure Count"),
+            0.0,
+            "{name}: {:?}",
+            run.failures().rows
+        );
+    }
 }

@@ -25,13 +25,14 @@ use tokio::net::TcpStream;
 use super::wire::{self, Chunks, Framing};
 use crate::scenario::Tls;
 
-/// Status, body (empty unless asked for), body length, and the `Location`
-/// of a redirect.
+/// Status, body (empty unless asked for), body length, the `Location` of a
+/// redirect, and the cookies set.
 pub struct Exchanged {
     pub status: StatusCode,
     pub body: Bytes,
     pub body_length: u64,
     pub location: Option<String>,
+    pub set_cookies: Vec<String>,
 }
 
 /// A request as the user prepared it.
@@ -391,6 +392,7 @@ impl Connection {
             body: body.freeze(),
             body_length,
             location: head.location,
+            set_cookies: head.set_cookies,
         };
         // Bytes beyond the response mean the server and we disagree on
         // framing: such a connection is not reused.

@@ -1,6 +1,7 @@
 //! The swarm: users started at the spawn rate, run for a fixed time, stopped,
 //! and everything they did recorded.
 
+mod cookies;
 pub mod http;
 pub mod limits;
 pub mod schedule;

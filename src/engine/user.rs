@@ -7,13 +7,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
+use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE, COOKIE};
 use hyper::{Method, StatusCode, Uri};
 use minijinja::Value;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio_util::sync::CancellationToken;
 
+use super::cookies::CookieJar;
 use super::http::{Outgoing, Session};
 use super::Shared;
 use crate::metrics::{EndpointKey, Sample};
@@ -32,6 +33,7 @@ pub struct User {
     class: usize,
     shard: usize,
     session: Session,
+    cookies: CookieJar,
     rng: SmallRng,
     vars: BTreeMap<String, Value>,
     /// Globals and captured variables, rebuilt only when a capture changes them.
@@ -47,6 +49,7 @@ impl User {
         let shard = index as usize % shared.recorder.shard_count();
         let mut user = Self {
             session: Session::new(shared.target.clone()),
+            cookies: CookieJar::default(),
             shared,
             class,
             shard,
@@ -182,7 +185,7 @@ impl User {
         let mut timeout = self.timeout.as_mut();
         let outcome = tokio::select! {
             biased;
-            outcome = exchange_following_redirects(&mut self.session, &shared, prepared, keep_body, || {
+            outcome = exchange_following_redirects(&mut self.session, &mut self.cookies, &shared, prepared, keep_body, || {
                 headers_for(&shared, &self.headers, step, &context)
             }) => outcome,
             _ = &mut timeout => Err("request timed out".into()),
@@ -395,6 +398,7 @@ fn headers_for(
 /// and the body's length.
 async fn exchange_following_redirects(
     session: &mut Session,
+    cookies: &mut CookieJar,
     shared: &Shared,
     prepared: Prepared,
     keep_body: bool,
@@ -407,14 +411,25 @@ async fn exchange_following_redirects(
         mut body,
         ..
     } = prepared;
+    let secure_channel = shared.scenario.host.scheme() == "https";
     for hop in 0.. {
+        let target = uri.path_and_query().map_or("/", |p| p.as_str());
+        // A step's own Cookie header stands; otherwise the jar's applies.
+        if !headers.contains_key(COOKIE) {
+            if let Some(cookie) = cookies.header(target, secure_channel) {
+                headers.insert(COOKIE, cookie);
+            }
+        }
         let request = Outgoing {
             method: &method,
-            target: uri.path_and_query().map_or("/", |p| p.as_str()),
+            target,
             headers: &headers,
             body: &body,
         };
         let response = session.exchange(&request, keep_body).await?;
+        for set_cookie in &response.set_cookies {
+            cookies.store(set_cookie, target);
+        }
         let next = response
             .location
             .filter(|_| response.status.is_redirection() && hop < MAX_REDIRECTS)

@@ -61,6 +61,7 @@ pub struct Head {
     /// The connection may carry another request after this response.
     pub keep_alive: bool,
     pub location: Option<String>,
+    pub set_cookies: Vec<String>,
 }
 
 /// Parses a response head at the start of `buffer` and removes it; `None`
@@ -89,6 +90,7 @@ pub fn parse_head(buffer: &mut BytesMut, request_method: &Method) -> Result<Opti
     let mut chunked = false;
     let mut close = response.version == Some(0);
     let mut location = None;
+    let mut set_cookies = Vec::new();
     for header in response.headers.iter() {
         let value = std::str::from_utf8(header.value).unwrap_or_default().trim();
         if header.name.eq_ignore_ascii_case("content-length") {
@@ -114,6 +116,8 @@ pub fn parse_head(buffer: &mut BytesMut, request_method: &Method) -> Result<Opti
             }
         } else if header.name.eq_ignore_ascii_case("location") {
             location = Some(value.to_owned());
+        } else if header.name.eq_ignore_ascii_case("set-cookie") {
+            set_cookies.push(value.to_owned());
         }
     }
     let bodiless = *request_method == Method::HEAD
@@ -137,6 +141,7 @@ pub fn parse_head(buffer: &mut BytesMut, request_method: &Method) -> Result<Opti
         framing,
         keep_alive: !close && framing != Framing::UntilClose,
         location,
+        set_cookies,
     }))
 }
 
