@@ -10,7 +10,7 @@ use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use common::{assert_no_panic, stderr_of, swarmgate, write_scenario, Table};
+use common::{assert_no_panic, stderr_of, swarm_with_files, swarmgate, write_scenario, Table};
 
 /// A test CA, and a server certificate for 127.0.0.1 that it signed.
 struct Certificates {
@@ -93,16 +93,13 @@ fn serve_https(certificates: &Certificates) -> (tokio::runtime::Runtime, SocketA
 }
 
 /// Runs a short scenario against `address` over https with the given
-/// `[tls]` table; returns the stats, and stderr with the failure messages.
+/// `[tls]` table, the test CA beside it as ca.pem; returns the stats and
+/// the failure messages.
 fn run_https(address: SocketAddr, tls: &str, ca_pem: &str) -> (Table, String) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("ca.pem"), ca_pem).unwrap();
-    let scenario = write_scenario(
-        dir.path(),
-        "https.toml",
+    let run = swarm_with_files(
+        &format!("https://{address}"),
         &format!(
-            r#"host = "https://{address}"
-{tls}
+            r#"{tls}
 [load]
 users = 2
 duration = "1s"
@@ -114,22 +111,10 @@ wait = "constant(0.05)"
     check = {{ json = {{ "$.tls" = 1 }} }}
 "#
         ),
+        &[("ca.pem", ca_pem)],
     );
-    let output = swarmgate()
-        .arg("run")
-        .arg(&scenario)
-        .args(["-q", "--out"])
-        .arg(dir.path().join("out"))
-        .output()
-        .unwrap();
-    assert_no_panic(&output);
-    let stats = Table::read(&dir.path().join("out/stats.csv"));
-    let failures = Table::read(&dir.path().join("out/failures.csv"));
-    let messages: Vec<String> = failures.rows.iter().map(|r| r[2].clone()).collect();
-    (
-        stats,
-        format!("{}{}", stderr_of(&output), messages.join("\n")),
-    )
+    let messages: Vec<String> = run.failures().rows.iter().map(|r| r[2].clone()).collect();
+    (run.stats(), messages.join("\n"))
 }
 
 #[test]

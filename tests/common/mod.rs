@@ -145,7 +145,15 @@ pub fn swarm(api: &DemoApi, scenario: &str) -> Swarm {
 
 /// Runs a scenario, written without `host`, against the server at `url`.
 pub fn swarm_at(url: &str, scenario: &str) -> Swarm {
+    swarm_with_files(url, scenario, &[])
+}
+
+/// Like [`swarm_at`], with files (name, contents) beside the scenario.
+pub fn swarm_with_files(url: &str, scenario: &str, files: &[(&str, &str)]) -> Swarm {
     let dir = tempfile::tempdir().unwrap();
+    for (name, contents) in files {
+        std::fs::write(dir.path().join(name), contents).unwrap();
+    }
     let path = write_scenario(
         dir.path(),
         "scenario.toml",
