@@ -83,6 +83,10 @@ impl Target {
         };
         Ok(Arc::new(Self { addresses, tls }))
     }
+
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
 }
 
 fn tls_connector(tls: &Tls) -> anyhow::Result<tokio_rustls::TlsConnector> {

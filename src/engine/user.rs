@@ -174,7 +174,7 @@ impl User {
             }
         };
         let name = prepared.name.clone();
-        let keep_body = step.needs_json() || step.check.body_contains.is_some();
+        let keep_body = step.reads_body();
 
         let started = Instant::now();
         // One timer per user, re-armed per request: cheaper than a fresh
@@ -411,7 +411,7 @@ async fn exchange_following_redirects(
         mut body,
         ..
     } = prepared;
-    let secure_channel = shared.scenario.host.scheme() == "https";
+    let secure_channel = shared.target.is_tls();
     for hop in 0.. {
         let target = uri.path_and_query().map_or("/", |p| p.as_str());
         // A step's own Cookie header stands; otherwise the jar's applies.

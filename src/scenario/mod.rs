@@ -250,6 +250,11 @@ impl Step {
     pub fn needs_json(&self) -> bool {
         !self.captures.is_empty() || !self.check.json.is_empty()
     }
+
+    /// Whether anything reads the response body; otherwise it is only counted.
+    pub fn reads_body(&self) -> bool {
+        self.needs_json() || self.check.body_contains.is_some()
+    }
 }
 
 /// What the command line may override in a scenario.
