@@ -53,24 +53,28 @@ arrival_rate = 200
 
 
 def run(work, name, scenario, sample_memory=False):
-    """Runs a scenario; returns its results directory and the resident
-    memory (MiB) sampled every 5 s."""
+    """Runs a scenario; returns its results directory, the resident memory
+    (MiB) sampled every 5 s, and the peak (VmHWM, MiB) last seen."""
     path = os.path.join(work, f"{name}.toml")
     with open(path, "w") as f:
         f.write(scenario)
     out = os.path.join(work, name)
     process = subprocess.Popen([SWARMGATE, "run", path, "-q", "--out", out], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    memory = []
+    memory, peak = [], 0
     while process.poll() is None:
         time.sleep(5)
         try:
             with open(f"/proc/{process.pid}/status") as f:
-                rss = re.search(r"VmRSS:\s+(\d+) kB", f.read())
+                status = f.read()
+            rss = re.search(r"VmRSS:\s+(\d+) kB", status)
+            hwm = re.search(r"VmHWM:\s+(\d+) kB", status)
             if rss and sample_memory:
                 memory.append(int(rss.group(1)) // 1024)
+            if hwm:
+                peak = max(peak, int(hwm.group(1)) // 1024)
         except OSError:
             pass
-    return out, memory
+    return out, memory, peak
 
 
 def percentiles(out):
@@ -82,7 +86,7 @@ def scale(work, users, seconds):
     server, port = serve()
     try:
         scenario = CLOSED.format(port=port, users=users, spawn_rate=max(users // 5, 1), seconds=seconds, wait="between(1, 2)")
-        out, memory = run(work, "scale", scenario, sample_memory=True)
+        out, memory, peak = run(work, "scale", scenario, sample_memory=True)
     finally:
         stop(server)
     with open(os.path.join(out, "stats_history.csv")) as f:
@@ -95,14 +99,14 @@ def scale(work, users, seconds):
     print(f"  resident memory every 5 s (MiB): {' '.join(map(str, memory))}")
     if memory:
         settled = memory[len(memory) // 4:]
-        print(f"  peak {max(memory)} MiB; after the first quarter of the run {min(settled)}..{max(settled)} MiB")
+        print(f"  peak (VmHWM) {peak} MiB; after the first quarter of the run {min(settled)}..{max(settled)} MiB")
 
 
 def accuracy(work, users=1000, seconds=15):
     server, port = serve("--inject-latency", "20ms")
     try:
         scenario = CLOSED.format(port=port, users=users, spawn_rate=users, seconds=seconds, wait="between(0.5, 1.5)")
-        out, _ = run(work, "accuracy", scenario)
+        out, _, _ = run(work, "accuracy", scenario)
     finally:
         truth = stop(server)
     curve = percentiles(out)
@@ -114,7 +118,7 @@ def accuracy(work, users=1000, seconds=15):
 def stall(work, seconds=4):
     server, port = serve("--inject-stall", "1s", "--inject-stall-after", "1s")
     try:
-        out, _ = run(work, "stall", OPEN.format(port=port, seconds=seconds))
+        out, _, _ = run(work, "stall", OPEN.format(port=port, seconds=seconds))
     finally:
         stop(server)
     curve = percentiles(out)
