@@ -327,36 +327,22 @@ fn compare_row(
         };
         comparison.baseline = Some(bv);
         comparison.current = Some(cv);
-        let change = relative_change(bv, cv);
-        comparison.change = change.is_finite().then_some(change);
         let interval = stats::ratio_interval(
             quantile_interval(&b.latency, q, b.timed, alpha / 2.0),
             quantile_interval(&c.latency, q, c.timed, alpha / 2.0),
         );
-        comparison.interval = Some(bounded(interval));
-        let head = format!(
-            "{label} {} → {} ({}, CI {}..{})",
-            ms(bv),
-            ms(cv),
-            percent_change(change),
-            percent_change(interval.0),
-            percent_change(interval.1)
-        );
-        conclude(
+        judge_relative(
             &mut comparison,
-            head,
+            Relative {
+                head: format!("{label} {} → {}", ms(bv), ms(cv)),
+                values: (bv, cv),
+                interval,
+                allowed: tolerance.allowed,
+                worse: 1.0,
+                beyond_floor: (cv - bv).abs() > tolerance.floor_ms,
+            },
             too_few.then(few_reason),
             gated,
-            || {
-                decide(
-                    change,
-                    interval,
-                    tolerance.allowed,
-                    1.0,
-                    (cv - bv).abs() > tolerance.floor_ms,
-                    &percent_text(tolerance.allowed),
-                )
-            },
         );
         out.push(comparison);
     }
@@ -413,38 +399,77 @@ fn compare_row(
             let (lo, hi) = stats::poisson_interval(s.requests, alpha / 2.0);
             (lo / seconds, hi / seconds)
         };
-        let change = relative_change(b.requests_per_second, c.requests_per_second);
-        let interval = stats::ratio_interval(rate_interval(b), rate_interval(c));
-        comparison.change = change.is_finite().then_some(change);
-        comparison.interval = Some(bounded(interval));
-        let head = format!(
-            "throughput {}/s → {}/s ({}, CI {}..{})",
-            significant(b.requests_per_second),
-            significant(c.requests_per_second),
-            percent_change(change),
-            percent_change(interval.0),
-            percent_change(interval.1)
-        );
-        conclude(
+        judge_relative(
             &mut comparison,
-            head,
+            Relative {
+                head: format!(
+                    "throughput {}/s → {}/s",
+                    significant(b.requests_per_second),
+                    significant(c.requests_per_second)
+                ),
+                values: (b.requests_per_second, c.requests_per_second),
+                interval: stats::ratio_interval(rate_interval(b), rate_interval(c)),
+                allowed: tolerance.allowed,
+                worse: -1.0,
+                beyond_floor: true,
+            },
             too_few.then(few_reason),
             gated,
-            || {
-                decide(
-                    change,
-                    interval,
-                    tolerance.allowed,
-                    -1.0,
-                    true,
-                    &percent_text(tolerance.allowed),
-                )
-            },
         );
     } else {
         comparison.reason = "throughput: inconclusive, a side has no requests per second".into();
     }
     out.push(comparison);
+}
+
+/// A metric judged by its relative change, with the interval of the ratio
+/// current / baseline: latency percentiles (worse up) and throughput (worse
+/// down).
+struct Relative {
+    /// `p95 12.0 ms → 14.1 ms`: what the reason starts with.
+    head: String,
+    values: (f64, f64),
+    interval: (f64, f64),
+    allowed: f64,
+    /// 1.0 when a rise is a regression, -1.0 when a fall is.
+    worse: f64,
+    /// The change also clears the metric's absolute floor.
+    beyond_floor: bool,
+}
+
+fn judge_relative(
+    comparison: &mut Comparison,
+    relative: Relative,
+    too_few: Option<String>,
+    gated: bool,
+) {
+    let Relative {
+        head,
+        values: (baseline, current),
+        interval,
+        allowed,
+        worse,
+        beyond_floor,
+    } = relative;
+    let change = relative_change(baseline, current);
+    comparison.change = change.is_finite().then_some(change);
+    comparison.interval = Some(bounded(interval));
+    let head = format!(
+        "{head} ({}, CI {}..{})",
+        percent_change(change),
+        percent_change(interval.0),
+        percent_change(interval.1)
+    );
+    conclude(comparison, head, too_few, gated, || {
+        decide(
+            change,
+            interval,
+            allowed,
+            worse,
+            beyond_floor,
+            &percent_text(allowed),
+        )
+    });
 }
 
 fn relative_change(baseline: f64, current: f64) -> f64 {
