@@ -14,6 +14,16 @@ fn locust(file: &str) -> String {
         .to_string()
 }
 
+/// `swarmgate compare CURRENT --baseline BASELINE` with its report in `dir`;
+/// the caller adds flags and environment.
+fn compare(current: &str, baseline: &str, dir: &std::path::Path) -> assert_cmd::Command {
+    let mut command = swarmgate();
+    command
+        .args(["compare", current, "--baseline", baseline, "--report"])
+        .arg(dir.join("report.html"));
+    command
+}
+
 struct GitHub {
     dir: tempfile::TempDir,
 }
@@ -26,9 +36,7 @@ impl GitHub {
     }
 
     fn compare(&self, current: &str, baseline: &str) -> std::process::Output {
-        let output = swarmgate()
-            .args(["compare", current, "--baseline", baseline, "--report"])
-            .arg(self.dir.path().join("report.html"))
+        let output = compare(current, baseline, self.dir.path())
             .env("GITHUB_ACTIONS", "true")
             .env("GITHUB_STEP_SUMMARY", self.dir.path().join("summary.md"))
             .env("GITHUB_OUTPUT", self.dir.path().join("output.txt"))
@@ -111,19 +119,15 @@ fn a_passing_gate_in_github_actions_says_so() {
 #[test]
 fn outside_github_actions_nothing_is_written_there() {
     let dir = tempfile::tempdir().unwrap();
-    let output = swarmgate()
-        .args([
-            "compare",
-            &locust("slow_stats.csv"),
-            "--baseline",
-            &locust("base-a_stats.csv"),
-            "--report",
-        ])
-        .arg(dir.path().join("r.html"))
-        .env_remove("GITHUB_ACTIONS")
-        .env("GITHUB_STEP_SUMMARY", dir.path().join("summary.md"))
-        .output()
-        .unwrap();
+    let output = compare(
+        &locust("slow_stats.csv"),
+        &locust("base-a_stats.csv"),
+        dir.path(),
+    )
+    .env_remove("GITHUB_ACTIONS")
+    .env("GITHUB_STEP_SUMMARY", dir.path().join("summary.md"))
+    .output()
+    .unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(!dir.path().join("summary.md").exists());
     assert!(!String::from_utf8_lossy(&output.stdout).contains("::error"));
@@ -134,23 +138,19 @@ fn junit_xml_parses_with_one_failure_per_regression() {
     let dir = tempfile::tempdir().unwrap();
     let junit = dir.path().join("junit.xml");
     let markdown = dir.path().join("verdict.md");
-    let output = swarmgate()
-        .args([
-            "compare",
-            &locust("slow_stats.csv"),
-            "--baseline",
-            &locust("base-a_stats.csv"),
-            "--report",
-        ])
-        .arg(dir.path().join("r.html"))
-        .arg("--junit")
-        .arg(&junit)
-        .arg("--summary-md")
-        .arg(&markdown)
-        .arg("--summary-json")
-        .arg(dir.path().join("summary.json"))
-        .output()
-        .unwrap();
+    let output = compare(
+        &locust("slow_stats.csv"),
+        &locust("base-a_stats.csv"),
+        dir.path(),
+    )
+    .arg("--junit")
+    .arg(&junit)
+    .arg("--summary-md")
+    .arg(&markdown)
+    .arg("--summary-json")
+    .arg(dir.path().join("summary.json"))
+    .output()
+    .unwrap();
     assert_eq!(output.status.code(), Some(1), "{}", stderr_of(&output));
     let xml = std::fs::read_to_string(&junit).unwrap();
     let document = roxmltree::Document::parse(&xml).expect("JUnit output is well-formed XML");
