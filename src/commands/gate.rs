@@ -79,7 +79,7 @@ pub fn judge_and_print(current: &RunStats, baseline: Option<&RunStats>, rules: &
 
 pub fn write_summary(
     path: &Path,
-    run: Option<&RunResult>,
+    run: Option<&summary_json::RunSummary>,
     verdict: &Verdict,
     exit_code: u8,
     curves: &Curves,
@@ -90,7 +90,7 @@ pub fn write_summary(
     };
     write_atomically(
         path,
-        &summary_json::render(run, verdict, exit_code, distributions, crate::ci::commit())?,
+        &summary_json::render(run, verdict, exit_code, distributions)?,
     )
 }
 

@@ -64,22 +64,6 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     super::runtime()?.block_on(swarm(scenario, &args.output, args.allow_remote, gate))
 }
 
-fn run_meta(run: &crate::engine::RunResult) -> RunMeta {
-    let utc = |t| crate::results::utc_timestamp(crate::metrics::unix_seconds(t));
-    RunMeta {
-        scenario: run.scenario.clone(),
-        host: run.host.clone(),
-        users: run.users,
-        spawn_rate: run.spawn_rate,
-        duration: humantime::format_duration(run.duration).to_string(),
-        started_at: utc(run.started_at),
-        ended_at: utc(run.started_at + run.elapsed),
-        commit: crate::ci::commit(),
-        interrupted: run.interrupted,
-        warnings: run.warnings(),
-    }
-}
-
 /// How a run is judged: rules, the baseline read before the run, and where
 /// to write the new baseline if asked.
 pub struct Gate {
@@ -142,14 +126,15 @@ pub async fn swarm(
         1
     };
     let curves = Curves::of(&current, gate.baseline.as_ref());
+    let summary = summary_json::RunSummary::of(&run, crate::ci::commit());
     write_summary(
         &results.path().join(summary_json::FILE_NAME),
-        Some(&run),
+        Some(&summary),
         &verdict,
         code,
         &curves,
     )?;
-    let meta = run_meta(&run);
+    let meta = RunMeta::from(&summary);
     let history = match &gate.history {
         Some((path, label)) => {
             let label = RunLabel {

@@ -8,6 +8,7 @@
 pub mod svg;
 
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::Context;
 use minijinja::{Environment, Value};
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::gate::input::{Latency, RowKey, RowStats, RunStats};
 use crate::gate::{ms, quantile, significant, Verdict};
 use crate::history::HistoryRow;
+use crate::results::summary_json::RunSummary;
 use crate::results::verdict_text;
 use crate::InvalidInput;
 use svg::{Axis, Scale, Series, STYLES};
@@ -42,6 +44,24 @@ pub struct RunMeta {
     /// What the user should know about how the run went, e.g. that the open
     /// model fell behind its schedule.
     pub warnings: Vec<String>,
+}
+
+impl From<&RunSummary> for RunMeta {
+    fn from(run: &RunSummary) -> Self {
+        Self {
+            scenario: run.scenario.clone(),
+            host: run.host.clone(),
+            users: run.users,
+            spawn_rate: run.spawn_rate,
+            duration: humantime::format_duration(Duration::from_secs_f64(run.duration_secs))
+                .to_string(),
+            started_at: run.started_at.clone(),
+            ended_at: run.ended_at.clone(),
+            commit: run.commit.clone(),
+            interrupted: run.interrupted,
+            warnings: run.warnings.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -635,25 +655,10 @@ pub fn read_failures(path: &Path) -> anyhow::Result<Vec<FailureRow>> {
 /// What `report DIR` needs from summary.json.
 #[derive(Deserialize)]
 struct SavedSummary {
-    run: Option<SavedRun>,
+    run: Option<RunSummary>,
     verdict: Verdict,
     #[serde(default)]
     distributions: Option<SavedCurves>,
-}
-
-#[derive(Deserialize)]
-struct SavedRun {
-    scenario: String,
-    host: String,
-    users: u64,
-    spawn_rate: f64,
-    duration_secs: f64,
-    started_at: String,
-    ended_at: Option<String>,
-    commit: Option<String>,
-    interrupted: bool,
-    #[serde(default)]
-    warnings: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -692,21 +697,7 @@ pub fn render_results_dir(dir: &Path, history: &[HistoryRow]) -> anyhow::Result<
     let run = summary
         .as_ref()
         .and_then(|s| s.run.as_ref())
-        .map(|r| RunMeta {
-            scenario: r.scenario.clone(),
-            host: r.host.clone(),
-            users: r.users,
-            spawn_rate: r.spawn_rate,
-            duration: humantime::format_duration(std::time::Duration::from_secs_f64(
-                r.duration_secs,
-            ))
-            .to_string(),
-            started_at: r.started_at.clone(),
-            ended_at: r.ended_at.clone().unwrap_or_default(),
-            commit: r.commit.clone(),
-            interrupted: r.interrupted,
-            warnings: r.warnings.clone(),
-        });
+        .map(RunMeta::from);
     let input = ReportInput {
         title: run
             .as_ref()

@@ -1,7 +1,7 @@
 //! `summary.json`: the run and the verdict for machines, described by the
 //! JSON Schema in docs/summary.schema.json.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::engine::RunResult;
 use crate::gate::Verdict;
@@ -15,7 +15,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 struct Summary<'a> {
     schema_version: u32,
     swarmgate_version: &'static str,
-    run: Option<RunSummary>,
+    run: Option<&'a RunSummary>,
     verdict: &'a Verdict,
     exit_code: u8,
     distributions: Distributions<'a>,
@@ -28,48 +28,43 @@ pub struct Distributions<'a> {
     pub baseline: Option<&'a [(f64, f64)]>,
 }
 
-#[derive(Serialize)]
-struct RunSummary {
-    scenario: String,
-    host: String,
-    users: u64,
-    spawn_rate: f64,
-    duration_secs: f64,
-    started_at: String,
-    ended_at: String,
-    elapsed_secs: f64,
+/// The run, as summary.json has it and as `report DIR` reads it back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub scenario: String,
+    pub host: String,
+    pub users: u64,
+    pub spawn_rate: f64,
+    pub duration_secs: f64,
+    pub started_at: String,
+    pub ended_at: String,
+    pub elapsed_secs: f64,
     /// What the statistics cover: less than `elapsed_secs` with reset_stats.
-    measured_secs: f64,
-    commit: Option<String>,
-    interrupted: bool,
-    requests: u64,
-    failures: u64,
+    #[serde(default)]
+    pub measured_secs: f64,
+    pub commit: Option<String>,
+    pub interrupted: bool,
+    pub requests: u64,
+    pub failures: u64,
     /// How well the open model kept its schedule; absent in the closed model.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    schedule: Option<ScheduleSummary>,
-    warnings: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleSummary>,
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
-#[derive(Serialize)]
-struct ScheduleSummary {
-    peak_rate: f64,
-    started: u64,
-    late: u64,
-    dropped: u64,
-    max_lag_ms: f64,
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScheduleSummary {
+    pub peak_rate: f64,
+    pub started: u64,
+    pub late: u64,
+    pub dropped: u64,
+    pub max_lag_ms: f64,
 }
 
-pub fn render(
-    run: Option<&RunResult>,
-    verdict: &Verdict,
-    exit_code: u8,
-    distributions: Distributions,
-    commit: Option<String>,
-) -> anyhow::Result<Vec<u8>> {
-    let summary = Summary {
-        schema_version: SCHEMA_VERSION,
-        swarmgate_version: env!("CARGO_PKG_VERSION"),
-        run: run.map(|run| RunSummary {
+impl RunSummary {
+    pub fn of(run: &RunResult, commit: Option<String>) -> Self {
+        Self {
             scenario: run.scenario.clone(),
             host: run.host.clone(),
             users: run.users,
@@ -91,7 +86,20 @@ pub fn render(
                 max_lag_ms: s.max_lag.as_secs_f64() * 1000.0,
             }),
             warnings: run.warnings(),
-        }),
+        }
+    }
+}
+
+pub fn render(
+    run: Option<&RunSummary>,
+    verdict: &Verdict,
+    exit_code: u8,
+    distributions: Distributions,
+) -> anyhow::Result<Vec<u8>> {
+    let summary = Summary {
+        schema_version: SCHEMA_VERSION,
+        swarmgate_version: env!("CARGO_PKG_VERSION"),
+        run,
         verdict,
         exit_code,
         distributions,
