@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use crate::scenario::{Load, StageTarget};
+use crate::scenario::{Load, Stages};
 
 /// A piecewise-linear curve through the stages' targets, from 0 at time 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,13 +125,12 @@ pub enum UserPlan {
 
 impl UserPlan {
     pub fn of(load: &Load) -> Self {
-        match load.stages.first().map(|s| s.target) {
-            Some(StageTarget::Users(_)) => {
-                Self::Stages(Curve::through(load.stages.iter().map(|s| match s.target {
-                    StageTarget::Users(users) => (s.duration.as_secs_f64(), users as f64),
-                    StageTarget::Rate(_) => unreachable!("stages are all users or all rates"),
-                })))
-            }
+        match &load.stages {
+            Some(Stages::Users(stages)) => Self::Stages(Curve::through(
+                stages
+                    .iter()
+                    .map(|(length, users)| (length.as_secs_f64(), *users as f64)),
+            )),
             _ => Self::Ramp {
                 users: load.users,
                 spawn_rate: load.spawn_rate,
@@ -165,13 +164,12 @@ impl UserPlan {
 
 /// The open model's iterations per second over time, if it is open.
 pub fn arrival_curve(load: &Load) -> Option<Curve> {
-    match load.stages.first().map(|s| s.target) {
-        Some(StageTarget::Rate(_)) => {
-            Some(Curve::through(load.stages.iter().map(|s| match s.target {
-                StageTarget::Rate(rate) => (s.duration.as_secs_f64(), rate),
-                StageTarget::Users(_) => unreachable!("stages are all users or all rates"),
-            })))
-        }
+    match &load.stages {
+        Some(Stages::Rates(stages)) => Some(Curve::through(
+            stages
+                .iter()
+                .map(|(length, rate)| (length.as_secs_f64(), *rate)),
+        )),
         _ => load.arrival_rate.map(Curve::constant),
     }
 }
@@ -179,8 +177,8 @@ pub fn arrival_curve(load: &Load) -> Option<Curve> {
 /// The part of the run that `reset_stats` leaves out of the statistics:
 /// until every user has started, or with stages, the first stage.
 pub fn ramp_up(load: &Load) -> Duration {
-    match load.stages.first() {
-        Some(first) => first.duration,
+    match &load.stages {
+        Some(stages) => stages.durations().first().copied().unwrap_or_default(),
         None => UserPlan::of(load).settles_at(),
     }
 }

@@ -18,7 +18,7 @@ use super::template::{JsonNode, JsonTemplate, Templates, Text};
 use super::wait::Wait;
 use super::{
     parse_duration, parse_host, Body, Capture, Check, JsonCheck, Load, Loop, LoopValues, Scenario,
-    Stage, StageTarget, Step, Task, Tls, UserClass,
+    Stages, Step, Task, Tls, UserClass,
 };
 
 const METHODS: &str = "get, post, put, patch, delete, head or options";
@@ -117,7 +117,7 @@ fn unreachable_scenario() -> Scenario {
             stop_timeout: Duration::ZERO,
             request_timeout: Duration::ZERO,
             arrival_rate: None,
-            stages: Vec::new(),
+            stages: None,
             reset_stats: false,
         },
         users: Vec::new(),
@@ -177,26 +177,18 @@ impl Compiler<'_> {
         // Bad stages still let the rest of [load] be checked against what the
         // stages were meant to be.
         let (stages, stages_valid) = self.stages(&raw.stage);
-        let user_stages =
-            matches!(stages.first(), Some(s) if matches!(s.target, StageTarget::Users(_)));
-        let rate_stages =
-            matches!(stages.first(), Some(s) if matches!(s.target, StageTarget::Rate(_)));
+        let user_stages = matches!(stages, Some(Stages::Users(_)));
+        let rate_stages = matches!(stages, Some(Stages::Rates(_)));
         let staged = |what: &str| {
             format!("{what} conflicts with [[load.stage]]: the stages' targets of users set the users over time; remove one or the other")
         };
         let users = match &raw.users {
-            None if user_stages => Some(
-                stages
-                    .iter()
-                    .map(|s| match s.target {
-                        StageTarget::Users(users) => users,
-                        StageTarget::Rate(_) => 0,
-                    })
-                    .max()
-                    .unwrap_or(1)
-                    .max(1),
-            ),
-            None => Some(1),
+            None => match &stages {
+                Some(Stages::Users(stages)) => {
+                    Some(stages.iter().map(|s| s.1).max().unwrap_or(1).max(1))
+                }
+                _ => Some(1),
+            },
             Some(v) if user_stages => self.check(v.span(), Err(staged("users"))),
             Some(v) => match v.get_ref().as_integer() {
                 Some(n) if n >= 1 => Some(n as u64),
@@ -223,16 +215,16 @@ impl Compiler<'_> {
                 ),
             },
         };
-        let staged_length: Duration = stages.iter().map(|s| s.duration).sum();
+        let staged_length = stages.as_ref().map(|s| s.durations().iter().sum());
         let duration = match &raw.duration {
-            Some(d) if !stages.is_empty() => self.check(
+            Some(d) if staged_length.is_some() => self.check(
                 d.span(),
                 Err(format!(
                     "duration conflicts with [[load.stage]]: the run lasts as long as its stages ({} in all); --duration still overrides that",
-                    humantime::format_duration(staged_length)
+                    humantime::format_duration(staged_length.unwrap_or_default())
                 )),
             ),
-            _ if !stages.is_empty() => Some(staged_length),
+            _ if staged_length.is_some() => staged_length,
             raw_duration => self.duration(raw_duration.as_ref(), Duration::from_secs(30)),
         };
         if duration.is_some_and(|d| d.is_zero()) {
@@ -294,8 +286,12 @@ impl Compiler<'_> {
     /// Stages are all of users (the closed model) or all of rates (the open
     /// model); each has a duration, and some stage has a target above zero.
     /// Returns the stages that are valid, and whether all were.
-    fn stages(&mut self, raw: &[Spanned<RawStage>]) -> (Vec<Stage>, bool) {
-        let mut stages = Vec::new();
+    fn stages(&mut self, raw: &[Spanned<RawStage>]) -> (Option<Stages>, bool) {
+        enum Target {
+            Users(u64),
+            Rate(f64),
+        }
+        let mut stages = None;
         let mut valid = true;
         for spanned in raw {
             let stage = spanned.get_ref();
@@ -311,7 +307,7 @@ impl Compiler<'_> {
             };
             let target = match (&stage.users, &stage.rate) {
                 (Some(users), None) => match users.get_ref().as_integer() {
-                    Some(n) if n >= 0 => Some(StageTarget::Users(n as u64)),
+                    Some(n) if n >= 0 => Some(Target::Users(n as u64)),
                     _ => self.check(
                         users.span(),
                         Err(format!(
@@ -321,7 +317,7 @@ impl Compiler<'_> {
                     ),
                 },
                 (None, Some(rate)) => match number(rate.get_ref()) {
-                    Some(r) if r >= 0.0 && r.is_finite() => Some(StageTarget::Rate(r)),
+                    Some(r) if r >= 0.0 && r.is_finite() => Some(Target::Rate(r)),
                     _ => self.check(
                         rate.span(),
                         Err(format!(
@@ -342,23 +338,28 @@ impl Compiler<'_> {
                 valid = false;
                 continue;
             };
-            if let Some(first) = stages.first().map(|s: &Stage| s.target) {
-                if std::mem::discriminant(&first) != std::mem::discriminant(&target) {
+            match (&mut stages, target) {
+                (None, Target::Users(users)) => {
+                    stages = Some(Stages::Users(vec![(duration, users)]))
+                }
+                (None, Target::Rate(rate)) => stages = Some(Stages::Rates(vec![(duration, rate)])),
+                (Some(Stages::Users(all)), Target::Users(users)) => all.push((duration, users)),
+                (Some(Stages::Rates(all)), Target::Rate(rate)) => all.push((duration, rate)),
+                _ => {
                     self.d.error(
                         Some(spanned.span()),
                         "all stages set users or all set rate: a run is either closed (users loop) or open (iterations start at a rate)",
                     );
                     valid = false;
-                    continue;
                 }
             }
-            stages.push(Stage { duration, target });
         }
-        let peak = stages.iter().fold(0.0, |peak: f64, s| match s.target {
-            StageTarget::Users(users) => peak.max(users as f64),
-            StageTarget::Rate(rate) => peak.max(rate),
-        });
-        if valid && !stages.is_empty() && peak == 0.0 {
+        let some_load = match &stages {
+            None => true,
+            Some(Stages::Users(all)) => all.iter().any(|s| s.1 > 0),
+            Some(Stages::Rates(all)) => all.iter().any(|s| s.1 > 0.0),
+        };
+        if valid && !some_load {
             self.d.error(
                 raw.first().map(|s| s.span()),
                 "every stage's target is 0: no load would be sent",
@@ -974,14 +975,26 @@ headers = { Authorization = "Bearer {{ token }}", X-Key = "{{ env.TOKEN }}" }
         let load = compile_str(&users).unwrap().load;
         assert_eq!(load.users, 50, "the peak of the stages");
         assert_eq!(load.duration, Duration::from_secs(70));
-        assert_eq!(load.stages[1].target, StageTarget::Users(20));
+        assert_eq!(
+            load.stages,
+            Some(Stages::Users(vec![
+                (Duration::from_secs(10), 50),
+                (Duration::from_secs(60), 20)
+            ]))
+        );
 
         let rates = format!(
             "{MINIMAL}\n[load]\nusers = 30\nreset_stats = true\n[[load.stage]]\nduration = \"0s\"\nrate = 5\n[[load.stage]]\nduration = \"30s\"\nrate = 12.5\n"
         );
         let load = compile_str(&rates).unwrap().load;
         assert_eq!((load.users, load.reset_stats), (30, true));
-        assert_eq!(load.stages[1].target, StageTarget::Rate(12.5));
+        assert_eq!(
+            load.stages,
+            Some(Stages::Rates(vec![
+                (Duration::ZERO, 5.0),
+                (Duration::from_secs(30), 12.5)
+            ]))
+        );
     }
 
     #[test]

@@ -72,49 +72,51 @@ pub struct Load {
     /// whether or not earlier ones finished, by the first idle user of the
     /// pool of `users`. `None` is the closed model: each user loops.
     pub arrival_rate: Option<f64>,
-    /// `[[load.stage]]`: targets of users, or of arrival rates, ramped to in
-    /// turn; empty for a single ramp to `users`. With user stages `users` is
-    /// their largest target; with rate stages it is the pool.
-    pub stages: Vec<Stage>,
+    /// `[[load.stage]]`; `None` for a single ramp to `users`. With user
+    /// stages `users` is their largest target; with rate stages it is the pool.
+    pub stages: Option<Stages>,
     /// Leave the ramp-up out of the statistics (Locust's `--reset-stats`).
     pub reset_stats: bool,
 }
 
+/// Targets ramped to in turn, each over its stage's duration: all of users
+/// or all of rates, never a mix.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Stage {
-    pub duration: Duration,
-    pub target: StageTarget,
+pub enum Stages {
+    /// Target users: the closed model.
+    Users(Vec<(Duration, u64)>),
+    /// Target iterations started per second: the open model.
+    Rates(Vec<(Duration, f64)>),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum StageTarget {
-    Users(u64),
-    /// Iterations started per second: the open model.
-    Rate(f64),
+impl Stages {
+    pub fn durations(&self) -> Vec<Duration> {
+        match self {
+            Self::Users(stages) => stages.iter().map(|s| s.0).collect(),
+            Self::Rates(stages) => stages.iter().map(|s| s.0).collect(),
+        }
+    }
 }
 
 impl Load {
     fn has_user_stages(&self) -> bool {
-        matches!(
-            self.stages.first().map(|s| s.target),
-            Some(StageTarget::Users(_))
-        )
+        matches!(self.stages, Some(Stages::Users(_)))
     }
 
     /// What the run will do, in a few words, e.g. `50 users (10/s)` or
     /// `3 stages of rates, 20 users`.
     pub fn describe(&self) -> String {
-        let shape = match (self.stages.first().map(|s| s.target), self.arrival_rate) {
-            (Some(StageTarget::Users(_)), _) => {
+        let shape = match (&self.stages, self.arrival_rate) {
+            (Some(stages @ Stages::Users(_)), _) => {
                 format!(
                     "{} stages of users, up to {}",
-                    self.stages.len(),
+                    stages.durations().len(),
                     self.users
                 )
             }
-            (Some(StageTarget::Rate(_)), _) => format!(
+            (Some(stages @ Stages::Rates(_)), _) => format!(
                 "{} stages of arrival rates, {} users",
-                self.stages.len(),
+                stages.durations().len(),
                 self.users
             ),
             (None, Some(rate)) => format!("{rate} iterations/s, {} users", self.users),
