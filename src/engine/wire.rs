@@ -92,8 +92,11 @@ pub fn parse_head(buffer: &mut BytesMut, request_method: &Method) -> Result<Opti
     let mut location = None;
     let mut set_cookies = Vec::new();
     for header in response.headers.iter() {
-        let value = std::str::from_utf8(header.value).unwrap_or_default().trim();
-        if header.name.eq_ignore_ascii_case("content-length") {
+        // Only the few headers that frame the body or are kept are decoded.
+        let value = || std::str::from_utf8(header.value).unwrap_or_default().trim();
+        let name = header.name;
+        if name.eq_ignore_ascii_case("content-length") {
+            let value = value();
             let length: u64 = value
                 .parse()
                 .map_err(|_| format!("the response has an invalid Content-Length `{value}`"))?;
@@ -101,23 +104,23 @@ pub fn parse_head(buffer: &mut BytesMut, request_method: &Method) -> Result<Opti
                 return Err("the response has two different Content-Lengths".into());
             }
             content_length = Some(length);
-        } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
-            chunked = value
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            chunked = value()
                 .rsplit(',')
                 .next()
                 .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
-        } else if header.name.eq_ignore_ascii_case("connection") {
-            for token in value.split(',').map(str::trim) {
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in value().split(',').map(str::trim) {
                 if token.eq_ignore_ascii_case("close") {
                     close = true;
                 } else if token.eq_ignore_ascii_case("keep-alive") && response.version == Some(0) {
                     close = false;
                 }
             }
-        } else if header.name.eq_ignore_ascii_case("location") {
-            location = Some(value.to_owned());
-        } else if header.name.eq_ignore_ascii_case("set-cookie") {
-            set_cookies.push(value.to_owned());
+        } else if name.eq_ignore_ascii_case("location") {
+            location = Some(value().to_owned());
+        } else if name.eq_ignore_ascii_case("set-cookie") {
+            set_cookies.push(value().to_owned());
         }
     }
     let bodiless = *request_method == Method::HEAD
