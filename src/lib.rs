@@ -3,6 +3,7 @@
 //! The pipeline runs one way: [`scenario`] → [`engine`] (which records into
 //! [`metrics`]) → [`results`]. Each stage hands the next one small type.
 
+pub mod bounds;
 pub mod ci;
 pub mod cli;
 pub mod commands;

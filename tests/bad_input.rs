@@ -78,7 +78,7 @@ fn zero_or_negative_users() {
     for users in ["0", "-3"] {
         let message = rejected(&VALID.replace("users = 5", &format!("users = {users}")));
         assert!(
-            message.contains("users must be a whole number of at least 1"),
+            message.contains("users must be a whole number from 1 to"),
             "{message}"
         );
     }

@@ -8,6 +8,12 @@ use std::time::{Instant, SystemTime};
 
 use hyper::header::HeaderValue;
 
+/// Cookies one jar keeps, and the bytes of one cookie: RFC 6265 6.1's
+/// minimums (which browsers also keep to), so a server that floods a user
+/// with Set-Cookie cannot grow it without bound.
+const MAX_COOKIES: usize = 50;
+const MAX_COOKIE_BYTES: usize = 4096;
+
 #[derive(Debug, Default)]
 pub struct CookieJar {
     cookies: Vec<Cookie>,
@@ -25,6 +31,9 @@ struct Cookie {
 impl CookieJar {
     /// Takes one `Set-Cookie` value from a response to `request_path`.
     pub fn store(&mut self, set_cookie: &str, request_path: &str) {
+        if set_cookie.len() > MAX_COOKIE_BYTES {
+            return;
+        }
         let mut parts = set_cookie.split(';');
         let Some((name, value)) = parts.next().and_then(|pair| pair.split_once('=')) else {
             return;
@@ -54,13 +63,18 @@ impl CookieJar {
                 if let Ok(seconds) = value.parse::<i64>() {
                     max_age_seen = true;
                     expired = seconds <= 0;
+                    // An expiry past what an Instant can hold outlives the run: none.
                     cookie.expires = (seconds > 0)
-                        .then(|| Instant::now() + std::time::Duration::from_secs(seconds as u64));
+                        .then(|| {
+                            Instant::now()
+                                .checked_add(std::time::Duration::from_secs(seconds as u64))
+                        })
+                        .flatten();
                 }
             } else if key.eq_ignore_ascii_case("expires") && !max_age_seen {
                 if let Ok(at) = httpdate::parse_http_date(value) {
                     match at.duration_since(SystemTime::now()) {
-                        Ok(left) => cookie.expires = Some(Instant::now() + left),
+                        Ok(left) => cookie.expires = Instant::now().checked_add(left),
                         Err(_) => expired = true,
                     }
                 }
@@ -69,6 +83,9 @@ impl CookieJar {
         self.cookies
             .retain(|c| !(c.name == cookie.name && c.path == cookie.path));
         if !expired {
+            if self.cookies.len() >= MAX_COOKIES {
+                self.cookies.remove(0);
+            }
             self.cookies.push(cookie);
         }
     }
@@ -119,6 +136,21 @@ fn path_matches(request_path: &str, cookie_path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn absurd_expiries_and_floods_stay_bounded() {
+        let mut jar = CookieJar::default();
+        jar.store("a=b; Max-Age=9223372036854775807", "/");
+        jar.store("c=d; Expires=Fri, 31 Dec 9999 23:59:59 GMT", "/");
+        assert_eq!(header(&mut jar, "/"), Some("a=b; c=d".into()));
+        for i in 0..10_000 {
+            jar.store(&format!("flood{i}=x"), "/");
+        }
+        assert_eq!(jar.cookies.len(), MAX_COOKIES);
+        assert!(jar.cookies.iter().any(|c| c.name == "flood9999"));
+        jar.store(&format!("big={}", "x".repeat(10_000)), "/");
+        assert!(!jar.cookies.iter().any(|c| c.name == "big"));
+    }
 
     fn header(jar: &mut CookieJar, path: &str) -> Option<String> {
         jar.header(path, false)

@@ -191,11 +191,12 @@ impl Compiler<'_> {
             },
             Some(v) if user_stages => self.check(v.span(), Err(staged("users"))),
             Some(v) => match v.get_ref().as_integer() {
-                Some(n) if n >= 1 => Some(n as u64),
+                Some(n) if (1..=crate::bounds::MAX_USERS as i64).contains(&n) => Some(n as u64),
                 _ => self.check(
                     v.span(),
                     Err(format!(
-                        "users must be a whole number of at least 1, got {}",
+                        "users must be a whole number from 1 to {}, got {}",
+                        crate::bounds::MAX_USERS,
                         v.get_ref()
                     )),
                 ),
@@ -205,8 +206,11 @@ impl Compiler<'_> {
             None => users.map(|u| u as f64),
             Some(v) if user_stages => self.check(v.span(), Err(staged("spawn_rate"))),
             Some(v) => match number(v.get_ref()) {
-                Some(rate) if rate > 0.0 && rate.is_finite() => Some(rate),
-                _ => self.check(
+                Some(rate) => self.check(
+                    v.span(),
+                    crate::bounds::rate(rate, "spawn_rate (users started per second)"),
+                ),
+                None => self.check(
                     v.span(),
                     Err(format!(
                         "spawn_rate must be a number of users per second above 0, got {}",
@@ -215,7 +219,18 @@ impl Compiler<'_> {
                 ),
             },
         };
-        let staged_length = stages.as_ref().map(|s| s.durations().iter().sum());
+        let staged_length: Option<Duration> = stages.as_ref().map(|s| {
+            s.durations()
+                .iter()
+                .fold(Duration::ZERO, |sum, d| sum.saturating_add(*d))
+        });
+        if staged_length.is_some_and(|length| length > crate::bounds::MAX_DURATION) {
+            self.d.error(
+                raw.stage.first().map(|s| s.span()),
+                "the stages last longer than the limit of 30 days in all",
+            );
+            return None;
+        }
         let duration = match &raw.duration {
             Some(d) if staged_length.is_some() => self.check(
                 d.span(),
@@ -237,6 +252,14 @@ impl Compiler<'_> {
         }
         let stop_timeout = self.duration(raw.stop_timeout.as_ref(), Duration::ZERO);
         let request_timeout = self.duration(raw.request_timeout.as_ref(), Duration::from_secs(30));
+        if let (Some(timeout), Some(raw)) = (request_timeout, &raw.request_timeout) {
+            if timeout.is_zero() {
+                self.d.error(
+                    Some(raw.span()),
+                    "request_timeout must be longer than 0s: every request would time out",
+                );
+            }
+        }
         let arrival_rate = match &raw.arrival_rate {
             None => Some(None),
             Some(v) if rate_stages => self.check(
@@ -244,8 +267,10 @@ impl Compiler<'_> {
                 Err("arrival_rate conflicts with [[load.stage]]: the stages' rates set the arrival rate over time; remove one or the other".into()),
             ),
             Some(v) => match number(v.get_ref()) {
-                Some(rate) if rate > 0.0 && rate.is_finite() => Some(Some(rate)),
-                _ => self.check(
+                Some(rate) => self
+                    .check(v.span(), crate::bounds::rate(rate, "arrival_rate (iterations per second)"))
+                    .map(Some),
+                None => self.check(
                     v.span(),
                     Err(format!(
                         "arrival_rate must be a number of iterations per second above 0, got {}",
@@ -307,18 +332,24 @@ impl Compiler<'_> {
             };
             let target = match (&stage.users, &stage.rate) {
                 (Some(users), None) => match users.get_ref().as_integer() {
-                    Some(n) if n >= 0 => Some(Target::Users(n as u64)),
+                    Some(n) if (0..=crate::bounds::MAX_USERS as i64).contains(&n) => {
+                        Some(Target::Users(n as u64))
+                    }
                     _ => self.check(
                         users.span(),
                         Err(format!(
-                            "a stage's users must be a whole number of at least 0, got {}",
+                            "a stage's users must be a whole number from 0 to {}, got {}",
+                            crate::bounds::MAX_USERS,
                             users.get_ref()
                         )),
                     ),
                 },
                 (None, Some(rate)) => match number(rate.get_ref()) {
-                    Some(r) if r >= 0.0 && r.is_finite() => Some(Target::Rate(r)),
-                    _ => self.check(
+                    Some(r) if r == 0.0 => Some(Target::Rate(r)),
+                    Some(r) => self
+                        .check(rate.span(), crate::bounds::rate(r, "a stage's rate"))
+                        .map(Target::Rate),
+                    None => self.check(
                         rate.span(),
                         Err(format!(
                             "a stage's rate must be a number of iterations per second of at least 0, got {}",
@@ -722,6 +753,13 @@ impl Compiler<'_> {
         };
         let values = match values.get_ref() {
             toml::Value::String(range) => self.check(values.span(), parse_range(range))?,
+            toml::Value::Array(items) if items.is_empty() => {
+                self.d.error(
+                    Some(values.span()),
+                    "for_each over an empty list would send no request: give it at least one value",
+                );
+                return None;
+            }
             toml::Value::Array(items) => {
                 LoopValues::List(items.iter().map(minijinja::Value::from_serialize).collect())
             }
@@ -867,10 +905,20 @@ fn parse_range(text: &str) -> Result<LoopValues, String> {
     };
     let start: i64 = start.trim().parse().map_err(|_| invalid())?;
     let end: i64 = end.trim().parse().map_err(|_| invalid())?;
-    let end = if inclusive { end + 1 } else { end };
+    let end = if inclusive {
+        end.saturating_add(1)
+    } else {
+        end
+    };
     if end <= start {
         return Err(format!(
             "range `{text}` is empty: the end must be above the start"
+        ));
+    }
+    if (end as i128 - start as i128) > crate::bounds::MAX_LOOP_VALUES as i128 {
+        return Err(format!(
+            "range `{text}` has more than {} values, the limit for one loop",
+            crate::bounds::MAX_LOOP_VALUES
         ));
     }
     Ok(LoopValues::Range(start, end))
@@ -952,6 +1000,20 @@ headers = { Authorization = "Bearer {{ token }}", X-Key = "{{ env.TOKEN }}" }
     }
 
     #[test]
+    fn loops_that_send_nothing_or_never_end_are_refused() {
+        let with_loop = |each: &str| {
+            MINIMAL.replace(
+                "get = \"/\"",
+                &format!("get = \"/{{{{ id }}}}\"\n    for_each = {{ id = {each} }}"),
+            )
+        };
+        assert!(first_message(&with_loop("[]")).contains("empty list"));
+        let full = with_loop("\"-9223372036854775808..=9223372036854775807\"");
+        assert!(first_message(&full).contains("more than 1000000 values"));
+        assert!(compile_str(&with_loop("\"1..=1000000\"")).is_ok());
+    }
+
+    #[test]
     fn missing_environment_variable_is_reported() {
         let source = MINIMAL.replace("get = \"/\"", "get = \"/{{ env.NOT_SET_ANYWHERE }}\"");
         assert!(first_message(&source).contains("environment variable NOT_SET_ANYWHERE is not set"));
@@ -960,11 +1022,30 @@ headers = { Authorization = "Bearer {{ token }}", X-Key = "{{ env.TOKEN }}" }
     #[test]
     fn load_values_are_checked() {
         let zero = format!("{MINIMAL}\n[load]\nusers = 0\n");
-        assert!(first_message(&zero).contains("users must be a whole number of at least 1"));
+        assert!(first_message(&zero).contains("users must be a whole number from 1 to 1000000"));
         let negative = format!("{MINIMAL}\n[load]\nusers = -5\n");
-        assert!(first_message(&negative).contains("at least 1"));
+        assert!(first_message(&negative).contains("from 1 to"));
         let bad_duration = format!("{MINIMAL}\n[load]\nduration = \"forever\"\n");
         assert!(first_message(&bad_duration).contains("invalid duration `forever`"));
+        // Absurd numbers are refused where they are written, not at run time.
+        for (line, expected) in [
+            ("users = 1000000000000", "from 1 to 1000000"),
+            ("duration = \"1e19\"", "30 days"),
+            ("request_timeout = \"1e19\"", "30 days"),
+            ("request_timeout = \"0s\"", "every request would time out"),
+            ("spawn_rate = 1e-300", "spawn_rate"),
+            ("arrival_rate = 1e19", "arrival_rate"),
+            ("arrival_rate = 1e-300", "arrival_rate"),
+        ] {
+            let source = format!("{MINIMAL}\n[load]\n{line}\n");
+            assert!(
+                first_message(&source).contains(expected),
+                "{line}: {}",
+                first_message(&source)
+            );
+        }
+        let long_stages = format!("{MINIMAL}\n[load]\n[[load.stage]]\nduration = \"29days\"\nusers = 1\n[[load.stage]]\nduration = \"29days\"\nusers = 1\n");
+        assert!(first_message(&long_stages).contains("longer than the limit of 30 days"));
     }
 
     #[test]
@@ -1004,7 +1085,7 @@ headers = { Authorization = "Bearer {{ token }}", X-Key = "{{ env.TOKEN }}" }
         assert_eq!(error.diagnostics[0].line, 9);
         assert!(error.diagnostics[0].message.contains("either users"));
         assert!(first_message(&stage("users = 3")).contains("needs a duration"));
-        assert!(first_message(&stage("duration = \"5s\"\nusers = -1")).contains("at least 0"));
+        assert!(first_message(&stage("duration = \"5s\"\nusers = -1")).contains("from 0 to"));
         assert!(
             first_message(&stage("duration = \"5s\"\nusers = 0")).contains("no load would be sent")
         );

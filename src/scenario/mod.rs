@@ -307,10 +307,10 @@ impl Scenario {
             if self.load.has_user_stages() {
                 return Err(staged("--users"));
             }
-            if users == 0 {
+            if !(1..=crate::bounds::MAX_USERS).contains(&users) {
                 return Err(FlagError {
                     flag: "--users",
-                    message: "must be at least 1".into(),
+                    message: format!("must be from 1 to {}", crate::bounds::MAX_USERS),
                 });
             }
             self.load.users = users;
@@ -319,13 +319,11 @@ impl Scenario {
             if self.load.has_user_stages() {
                 return Err(staged("--spawn-rate"));
             }
-            if !(rate > 0.0 && rate.is_finite()) {
-                return Err(FlagError {
+            self.load.spawn_rate =
+                crate::bounds::rate(rate, "the spawn rate").map_err(|message| FlagError {
                     flag: "--spawn-rate",
-                    message: "must be a number above 0".into(),
-                });
-            }
-            self.load.spawn_rate = rate;
+                    message,
+                })?;
         }
         if let Some(duration) = overrides.duration {
             if duration.is_zero() {
@@ -375,14 +373,22 @@ pub fn parse_host(text: &str) -> Result<url::Url, String> {
 /// `250ms`; a bare number means seconds, as in Locust.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let trimmed = text.trim();
-    if let Ok(seconds) = trimmed.parse::<f64>() {
-        if seconds.is_finite() && seconds >= 0.0 {
-            return Ok(Duration::from_secs_f64(seconds));
+    let invalid =
+        || format!("invalid duration `{text}`: expected a time such as 30s, 2m, 1m30s or 250ms");
+    let duration = match trimmed.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds >= 0.0 => {
+            crate::bounds::seconds(seconds).ok_or_else(|| crate::bounds::too_long(text))?
         }
+        // humantime refuses what overflows a Duration, so it is too long, not malformed.
+        _ => humantime::parse_duration(trimmed).map_err(|e| match e {
+            humantime::DurationError::NumberOverflow => crate::bounds::too_long(text),
+            _ => invalid(),
+        })?,
+    };
+    if duration > crate::bounds::MAX_DURATION {
+        return Err(crate::bounds::too_long(text));
     }
-    humantime::parse_duration(trimmed).map_err(|_| {
-        format!("invalid duration `{text}`: expected a time such as 30s, 2m, 1m30s or 250ms")
-    })
+    Ok(duration)
 }
 
 #[cfg(test)]
@@ -397,6 +403,18 @@ mod tests {
         assert_eq!(parse_duration("0.3"), Ok(Duration::from_millis(300)));
         assert!(parse_duration("soon").unwrap_err().contains("30s"));
         assert!(parse_duration("-1").is_err());
+        for huge in [
+            "1e20",
+            "18446744073709551616",
+            "1e19",
+            "31days",
+            "99999999999999999999s",
+        ] {
+            assert!(
+                parse_duration(huge).unwrap_err().contains("30 days"),
+                "{huge}"
+            );
+        }
     }
 
     #[test]

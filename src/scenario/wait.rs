@@ -34,13 +34,9 @@ impl Wait {
             .collect::<Result<_, _>>()
             .map_err(|_| invalid())?;
         let seconds = |value: f64| {
-            if value.is_finite() && value >= 0.0 {
-                Ok(Duration::from_secs_f64(value))
-            } else {
-                Err(format!(
-                    "invalid wait `{text}`: times must be zero or more seconds"
-                ))
-            }
+            crate::bounds::seconds(value).ok_or_else(|| {
+                format!("invalid wait `{text}`: times must be from 0 seconds to 30 days")
+            })
         };
         match (function.trim(), numbers.as_slice()) {
             ("between", [min, max]) if min <= max => {
@@ -51,12 +47,9 @@ impl Wait {
             )),
             ("constant", [value]) => Ok(Wait::Constant(seconds(*value)?)),
             ("constant_pacing", [value]) => Ok(Wait::ConstantPacing(seconds(*value)?)),
-            ("constant_throughput", [rate]) if *rate > 0.0 && rate.is_finite() => {
-                Ok(Wait::ConstantPacing(Duration::from_secs_f64(1.0 / rate)))
-            }
-            ("constant_throughput", [_]) => Err(format!(
-                "invalid wait `{text}`: the rate must be above zero"
-            )),
+            ("constant_throughput", [rate]) => crate::bounds::rate(*rate, "the rate")
+                .map(|rate| Wait::ConstantPacing(Duration::from_secs_f64(1.0 / rate)))
+                .map_err(|e| format!("invalid wait `{text}`: {e}")),
             _ => Err(invalid()),
         }
     }
