@@ -130,9 +130,14 @@ pub struct GateArgs {
     /// Fewer requests than this on either side make a row inconclusive.
     #[arg(long)]
     pub min_samples: Option<u64>,
-    /// What a baseline row that this run did not request does: fail, warn or ignore.
+    /// What a baseline row that this run did not request does: auto (fails
+    /// unless its absence may be chance), fail, warn or ignore.
     #[arg(long, value_parser = crate::gate::rules::MissingPolicy::parse)]
     pub missing: Option<crate::gate::rules::MissingPolicy>,
+    /// The highest failure rate of the whole run that passes, baseline or
+    /// not, e.g. 1% (the default) or off.
+    #[arg(long, value_parser = parse_max_fail_rate)]
+    pub max_fail_rate: Option<MaxFailRate>,
 }
 
 #[derive(Debug, Args)]
@@ -241,6 +246,14 @@ pub struct FaultArgs {
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
     crate::scenario::parse_duration(text)
+}
+
+/// `--max-fail-rate`: a limit, or none with `off`.
+#[derive(Debug, Clone, Copy)]
+pub struct MaxFailRate(pub Option<f64>);
+
+fn parse_max_fail_rate(text: &str) -> Result<MaxFailRate, String> {
+    crate::gate::rules::parse_max_fail_rate(text).map(MaxFailRate)
 }
 
 fn parse_percent(text: &str) -> Result<f64, String> {

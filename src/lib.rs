@@ -3,6 +3,23 @@
 //! The pipeline runs one way: [`scenario`] → [`engine`] (which records into
 //! [`metrics`]) → [`results`]. Each stage hands the next one small type.
 
+/// `print!` that never panics: a closed pipe (`swarmgate compare … | head`)
+/// must not turn the gate's exit code into a panic's 101.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `println!` that never panics; see [`out!`].
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub mod bounds;
 pub mod ci;
 pub mod cli;

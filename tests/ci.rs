@@ -18,8 +18,11 @@ fn locust(file: &str) -> String {
 /// the caller adds flags and environment.
 fn compare(current: &str, baseline: &str, dir: &std::path::Path) -> assert_cmd::Command {
     let mut command = swarmgate();
+    // The genuine Locust files count the demo's 404s (17%) as failures; the
+    // absolute failure-rate limit is tested in tests/gate.rs.
     command
-        .args(["compare", current, "--baseline", baseline, "--report"])
+        .args(["compare", current, "--baseline", baseline])
+        .args(["--max-fail-rate", "off", "--report"])
         .arg(dir.join("report.html"));
     command
 }

@@ -4,14 +4,18 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{assert_no_panic, bundled_run, interrupted, stderr_of, swarm, DemoApi, Table};
+use common::{
+    assert_no_panic, bundled_run, bundled_run_counting_404s, interrupted, stderr_of, swarm,
+    DemoApi, Table,
+};
 
 #[test]
 fn bundled_scenario_logs_in_groups_ids_and_counts_404s() {
     let api = DemoApi::with_latency(2);
     let out = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let output = bundled_run(&api)
+    let (mut command, _scenario) = bundled_run_counting_404s(&api);
+    let output = command
         .args([
             "--users",
             "20",
@@ -245,6 +249,10 @@ request_timeout = "200ms"
     [[user.task.step]]
     get = "/health"
 "#,
+    );
+    assert_eq!(
+        run.exit_code, 1,
+        "a run where every request timed out never passes"
     );
     assert!(
         started.elapsed() < Duration::from_secs(4),

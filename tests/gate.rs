@@ -20,8 +20,11 @@ fn locust(file: &str) -> String {
 fn compare(current: &str, baseline: &str, extra: &[&str]) -> std::process::Output {
     // The report goes to a temporary place, not into the working tree.
     let dir = tempfile::tempdir().unwrap();
+    // The genuine Locust files count the demo's 404s (17%) as failures; the
+    // limit on the run's own failure rate is tested on its own below.
     let output = swarmgate()
         .args(["compare", current, "--baseline", baseline])
+        .args(["--max-fail-rate", "20%"])
         .args(extra)
         .arg("--report")
         .arg(dir.path().join("report.html"))

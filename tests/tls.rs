@@ -95,7 +95,8 @@ fn serve_https(certificates: &Certificates) -> (tokio::runtime::Runtime, SocketA
 /// Runs a short scenario against `address` over https with the given
 /// `[tls]` table, the test CA beside it as ca.pem; returns the stats and
 /// the failure messages.
-fn run_https(address: SocketAddr, tls: &str, ca_pem: &str) -> (Table, String) {
+/// The run's stats, its failure messages, and its exit code.
+fn run_https(address: SocketAddr, tls: &str, ca_pem: &str) -> (Table, String, i32) {
     let run = swarm_with_files(
         &format!("https://{address}"),
         &format!(
@@ -114,7 +115,7 @@ wait = "constant(0.05)"
         &[("ca.pem", ca_pem)],
     );
     let messages: Vec<String> = run.failures().rows.iter().map(|r| r[2].clone()).collect();
-    (run.stats(), messages.join("\n"))
+    (run.stats(), messages.join("\n"), run.exit_code)
 }
 
 #[test]
@@ -122,12 +123,14 @@ fn https_with_the_scenarios_ca_is_trusted_and_without_it_is_not() {
     let certificates = certificates();
     let (_server, address) = serve_https(&certificates);
 
-    let (stats, _) = run_https(address, "[tls]\nca = \"ca.pem\"", &certificates.ca_pem);
+    let (stats, _, code) = run_https(address, "[tls]\nca = \"ca.pem\"", &certificates.ca_pem);
+    assert_eq!(code, 0);
     assert!(stats.number("GET", "/secure", "Request Count") >= 10.0);
     assert_eq!(stats.number("GET", "/secure", "Failure Count"), 0.0);
 
     // The public roots alone do not know the test CA.
-    let (stats, messages) = run_https(address, "", &certificates.ca_pem);
+    let (stats, messages, code) = run_https(address, "", &certificates.ca_pem);
+    assert_eq!(code, 1, "a run where every request failed never passes");
     let requests = stats.number("GET", "/secure", "Request Count");
     assert!(requests > 0.0);
     assert_eq!(stats.number("GET", "/secure", "Failure Count"), requests);
@@ -135,7 +138,7 @@ fn https_with_the_scenarios_ca_is_trusted_and_without_it_is_not() {
     assert!(messages.contains("UnknownIssuer"), "{messages}");
 
     // verify = false takes any certificate, encrypted all the same.
-    let (stats, _) = run_https(address, "[tls]\nverify = false", &certificates.ca_pem);
+    let (stats, _, _) = run_https(address, "[tls]\nverify = false", &certificates.ca_pem);
     assert_eq!(stats.number("GET", "/secure", "Failure Count"), 0.0);
 }
 

@@ -39,7 +39,7 @@ impl Actions {
             append(Path::new(path), &markdown::render(verdict, Some(report)))?;
         }
         for annotation in annotations(verdict) {
-            println!("{annotation}");
+            outln!("{annotation}");
         }
         if let Some(path) = &self.output {
             let mut lines = format!(

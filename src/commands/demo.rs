@@ -59,14 +59,14 @@ pub fn serve(args: ServeDemoArgs) -> anyhow::Result<ExitCode> {
         .map_err(|e| {
             crate::CouldNotRun(format!("cannot listen on 127.0.0.1:{}: {e}", args.port))
         })?;
-        println!(
+        outln!(
             "demo Market API on {} (log in as {DEMO_EMAIL} / {DEMO_PASSWORD}); Ctrl-C stops it",
             server.base_url()
         );
         tokio::signal::ctrl_c().await?;
         let held = server.time_in_server();
         let ms = |q: f64| held.value_at_quantile(q) as f64 / 1000.0;
-        println!(
+        outln!(
             "served {} requests; time in server: p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms",
             held.len(),
             ms(0.5),

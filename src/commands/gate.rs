@@ -35,6 +35,9 @@ pub fn apply_flags(mut rules: Rules, flags: &GateArgs) -> Rules {
     if let Some(v) = flags.missing {
         rules.missing = v;
     }
+    if let Some(v) = flags.max_fail_rate {
+        rules.max_fail_rate = v.0;
+    }
     rules
 }
 
@@ -71,8 +74,8 @@ pub fn check_percentiles(stats: &RunStats, rules: &Rules) -> Result<(), InvalidI
 /// Judges and prints the verdict table; returns the verdict.
 pub fn judge_and_print(current: &RunStats, baseline: Option<&RunStats>, rules: &Rules) -> Verdict {
     let verdict = judge(current, baseline, rules);
-    if baseline.is_some() || !rules.thresholds.is_empty() {
-        print!("\n{}", verdict_text::render(&verdict));
+    if baseline.is_some() || !rules.thresholds.is_empty() || !verdict.passed {
+        out!("\n{}", verdict_text::render(&verdict));
     }
     verdict
 }
@@ -111,7 +114,7 @@ impl Curves {
 
 pub fn write_report(path: &Path, input: &crate::report::ReportInput) -> anyhow::Result<()> {
     write_atomically(path, crate::report::render(input)?.as_bytes())?;
-    println!("report: {}", path.display());
+    outln!("report: {}", path.display());
     Ok(())
 }
 
@@ -126,28 +129,28 @@ pub fn update_baseline(path: &Path, run: &RunResult, force: bool) -> anyhow::Res
         ))
         .into());
     }
+
     let is_csv = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
     if is_csv {
         write_atomically(path, &crate::results::StatsCsv.render(run)?)?;
     } else {
-        std::fs::create_dir_all(path).map_err(|e| {
+        let files = [
+            ("stats.csv", crate::results::StatsCsv.render(run)?),
+            (
+                histograms::FILE_NAME,
+                histograms::HistogramsJson.render(run)?,
+            ),
+        ];
+        crate::results::replace_dir_atomically(path, &files).map_err(|e| {
             InvalidInput(format!(
-                "--baseline {}: cannot create directory: {e}",
+                "--update-baseline {}: {e:#}; the old baseline is as it was",
                 path.display()
             ))
         })?;
-        write_atomically(
-            &path.join("stats.csv"),
-            &crate::results::StatsCsv.render(run)?,
-        )?;
-        write_atomically(
-            &path.join(histograms::FILE_NAME),
-            &histograms::HistogramsJson.render(run)?,
-        )?;
     }
-    println!(
+    outln!(
         "baseline {} updated from this run ({} rows)",
         path.display(),
         run.stats.endpoints.len() + 1

@@ -44,8 +44,8 @@ pub fn init(dir: &Path) -> anyhow::Result<ExitCode> {
             .open(&path)
             .map_err(|e| InvalidInput(format!("cannot create {}: {e}", path.display())))?;
         std::io::Write::write_all(&mut file, contents.as_bytes())?;
-        println!("wrote {}", path.display());
+        outln!("wrote {}", path.display());
     }
-    println!("next: point `host` in swarmgate.toml at your API, run `swarmgate validate swarmgate.toml`, then `swarmgate run swarmgate.toml --baseline performance/baseline --update-baseline` once to record a baseline");
+    outln!("next: point `host` in swarmgate.toml at your API, run `swarmgate validate swarmgate.toml`, then `swarmgate run swarmgate.toml --baseline performance/baseline --update-baseline` once to record a baseline");
     Ok(ExitCode::SUCCESS)
 }

@@ -18,7 +18,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Compare(args) => compare::compare(args),
         Command::Report(args) => report(&args),
         Command::History { file, last } => {
-            print!(
+            out!(
                 "{}",
                 crate::history::table(&crate::history::read(&file)?, last)
             );
@@ -42,14 +42,14 @@ fn report(args: &crate::cli::ReportArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| args.dir.join("report.html"));
     crate::results::write_atomically(&path, html.as_bytes())?;
-    println!("report: {}", path.display());
+    outln!("report: {}", path.display());
     Ok(ExitCode::SUCCESS)
 }
 
 fn validate(path: &std::path::Path) -> anyhow::Result<ExitCode> {
     let scenario = Scenario::load(path)?;
     let tasks: usize = scenario.users.iter().map(|u| u.tasks.len()).sum();
-    println!(
+    outln!(
         "{}: valid: {} user class(es), {tasks} task(s), {}, against {}",
         path.display(),
         scenario.users.len(),

@@ -64,6 +64,50 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     super::runtime()?.block_on(swarm(scenario, &args.output, args.allow_remote, gate))
 }
 
+/// Ctrl-C, and what CI runners send on cancel (SIGTERM) or a closed
+/// terminal (SIGHUP), all end the run the same way: results written, exit 3.
+fn stop_on_signals() -> anyhow::Result<CancellationToken> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let interrupt = CancellationToken::new();
+    for kind in [
+        SignalKind::interrupt(),
+        SignalKind::terminate(),
+        SignalKind::hangup(),
+    ] {
+        let mut stream = signal(kind)?;
+        let interrupt = interrupt.clone();
+        tokio::spawn(async move {
+            if stream.recv().await.is_some() {
+                interrupt.cancel();
+            }
+        });
+    }
+    Ok(interrupt)
+}
+
+/// Every file the run will write is proven writable before the first
+/// request, so a bad path fails in a second, naming its flag, not after the run.
+fn check_outputs(output: &OutputArgs, gate: &Gate) -> Result<(), InvalidInput> {
+    let files = [
+        ("--report", output.report.as_deref()),
+        ("--summary-md", gate.ci.summary_md.as_deref()),
+        ("--junit", gate.ci.junit.as_deref()),
+        (
+            "--history",
+            gate.history.as_ref().map(|(path, _)| path.as_path()),
+        ),
+    ];
+    for (flag, path) in files {
+        if let Some(path) = path {
+            crate::results::check_writable(path, flag)?;
+        }
+    }
+    if let Some((path, _)) = &gate.update {
+        crate::results::check_writable(path, "--update-baseline")?;
+    }
+    Ok(())
+}
+
 /// How a run is judged: rules, the baseline read before the run, and where
 /// to write the new baseline if asked.
 pub struct Gate {
@@ -83,17 +127,12 @@ pub async fn swarm(
     allow_remote: bool,
     gate: Gate,
 ) -> anyhow::Result<ExitCode> {
+    // Before anything slow, so that a cancel during the target check stops too.
+    let interrupt = stop_on_signals()?;
     let results = ResultsDir::prepare(&output.out)?;
+    check_outputs(output, &gate)?;
     let addresses = target::resolve(&scenario.host, allow_remote).await?;
     target::ensure_reachable(&scenario.host, &addresses).await?;
-
-    let interrupt = CancellationToken::new();
-    let on_ctrl_c = interrupt.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            on_ctrl_c.cancel();
-        }
-    });
 
     let mut observer = RunObserver::new(
         results.history()?,
@@ -111,14 +150,14 @@ pub async fn swarm(
     let run = engine::run(Arc::new(scenario), addresses, &mut observer, interrupt).await?;
     observer.finish();
     results.write(&run)?;
-    print!("{}", terminal::render(&run, terminal::name_width()));
+    out!("{}", terminal::render(&run, terminal::name_width()));
     for warning in run.warnings() {
         eprintln!("warning: {warning}");
     }
 
     let current = RunStats::from_run(&run, &results.path().display().to_string());
     let verdict = judge_and_print(&current, gate.baseline.as_ref(), &gate.rules);
-    let code = if run.interrupted {
+    let code = if run.interrupted || !run.faults.is_empty() {
         3
     } else if verdict.passed {
         0
@@ -180,9 +219,25 @@ pub async fn swarm(
         &report_path,
         Some(&results.path().join(summary_json::FILE_NAME)),
     )?;
-    println!("\nresults: {}", results.path().display());
+    outln!("\nresults: {}", results.path().display());
+    if !run.faults.is_empty() {
+        return Err(CouldNotRun(format!(
+            "swarmgate itself failed during the run, so its results are no verdict: {} (results of what ran are in {})",
+            run.faults.join("; "),
+            results.path().display()
+        ))
+        .into());
+    }
     if let Some((path, force)) = &gate.update {
-        update_baseline(path, &run, *force)?;
+        if verdict.passed || *force {
+            update_baseline(path, &run, *force)?;
+        } else {
+            // A broken run recorded as the baseline would let the next broken run pass.
+            eprintln!(
+                "error: the run failed its gate, so the baseline {} was left as it was; pass --force with --update-baseline to record it anyway",
+                path.display()
+            );
+        }
     }
     if run.interrupted {
         return Err(CouldNotRun(format!(

@@ -204,12 +204,13 @@ impl Session {
 
     /// Sends a request and reads the whole response. A request that a
     /// kept-alive connection closed without answering is retried once on a
-    /// new connection, as browsers and `requests` do. `keep_body` keeps the
-    /// body's bytes; otherwise they are only counted.
+    /// new connection, as browsers and `requests` do. `keep_body` keeps up to
+    /// that many of the body's bytes, and a longer body is a failure;
+    /// otherwise they are only counted.
     pub async fn exchange(
         &mut self,
         request: &Outgoing<'_>,
-        keep_body: bool,
+        keep_body: Option<usize>,
     ) -> Result<Exchanged, String> {
         self.out.clear();
         wire::encode_request(
@@ -289,7 +290,7 @@ impl Connection {
     async fn read_response(
         &mut self,
         method: &Method,
-        keep_body: bool,
+        keep_body: Option<usize>,
     ) -> Result<(Exchanged, bool), Failure> {
         let head = loop {
             match wire::parse_head(&mut self.buffer, method).map_err(Failure::Broken)? {
@@ -324,9 +325,20 @@ impl Connection {
         let mut body_length = 0u64;
         let broken =
             |error: String| Failure::Broken(format!("reading the response failed: {error}"));
+        // A body that would outgrow the limit fails before it is buffered, and
+        // its connection is dropped with the rest unread.
+        let too_large = |limit: usize| {
+            Failure::Broken(format!(
+                "response body larger than body_limit ({limit} bytes) for a step that reads the body"
+            ))
+        };
+        let over = |kept: usize, more: usize| keep_body.filter(|&limit| kept + more > limit);
         match head.framing {
             Framing::Empty => {}
             Framing::Length(length) => {
+                if let Some(limit) = keep_body.filter(|&limit| length > limit as u64) {
+                    return Err(too_large(limit));
+                }
                 let mut remaining = length;
                 while remaining > 0 {
                     if self.buffer.is_empty() {
@@ -344,7 +356,7 @@ impl Connection {
                     }
                     let take = remaining.min(self.buffer.len() as u64) as usize;
                     let part = self.buffer.split_to(take);
-                    if keep_body {
+                    if keep_body.is_some() {
                         if body.is_empty() && take as u64 == length {
                             body = part;
                         } else {
@@ -357,15 +369,22 @@ impl Connection {
             }
             Framing::Chunked => {
                 let mut chunks = Chunks::default();
+                let mut overflow = None;
                 loop {
                     let done = chunks
                         .decode(&mut self.buffer, |part| {
                             body_length += part.len() as u64;
-                            if keep_body {
-                                body.extend_from_slice(part);
+                            if keep_body.is_some() && overflow.is_none() {
+                                overflow = over(body.len(), part.len());
+                                if overflow.is_none() {
+                                    body.extend_from_slice(part);
+                                }
                             }
                         })
                         .map_err(broken)?;
+                    if let Some(limit) = overflow {
+                        return Err(too_large(limit));
+                    }
                     if done {
                         break;
                     }
@@ -380,7 +399,10 @@ impl Connection {
             }
             Framing::UntilClose => loop {
                 body_length += self.buffer.len() as u64;
-                if keep_body {
+                if keep_body.is_some() {
+                    if let Some(limit) = over(body.len(), self.buffer.len()) {
+                        return Err(too_large(limit));
+                    }
                     body.extend_from_slice(&self.buffer);
                 }
                 self.buffer.clear();

@@ -46,17 +46,31 @@ pub struct RunResult {
     pub interrupted: bool,
     /// How well the open model kept its schedule; `None` in the closed model.
     pub schedule: Option<schedule::ScheduleReport>,
+    /// Requests still waiting for their response when the run ended: not in
+    /// the statistics, but never silently gone.
+    pub cut_off: u64,
+    /// Panics inside swarmgate's own user or scheduler tasks, by message:
+    /// such a run measured something other than the scenario.
+    pub faults: Vec<String>,
     pub stats: Snapshot,
 }
 
 impl RunResult {
     /// What the user should know about how the run went.
     pub fn warnings(&self) -> Vec<String> {
-        self.schedule
+        let mut warnings: Vec<String> = self
+            .schedule
             .as_ref()
             .and_then(|s| s.shortfall())
             .into_iter()
-            .collect()
+            .collect();
+        if self.cut_off > 0 {
+            warnings.push(format!(
+                "{} request(s) were still waiting for a response when the run ended and are not in the statistics; stop_timeout lets running tasks finish",
+                self.cut_off
+            ));
+        }
+        warnings
     }
 }
 
@@ -87,6 +101,8 @@ pub(crate) struct Shared {
     pub base_headers: HeaderMap,
     /// The open model's due times; `None` in the closed model.
     pub schedule: Option<schedule::Schedule>,
+    /// Requests dropped in flight by the run's end (see [`RunResult::cut_off`]).
+    pub cut_off: AtomicU64,
 }
 
 /// Runs the scenario against `addresses` (its host, resolved and checked)
@@ -122,6 +138,7 @@ pub async fn run(
         schedule: scheduled.0,
         recorder: Recorder::new(shards),
         scenario: scenario.clone(),
+        cut_off: AtomicU64::new(0),
     });
     let signals = Signals {
         stopping: CancellationToken::new(),
@@ -135,15 +152,17 @@ pub async fn run(
     // Locust's history starts with a row at zero users; so does ours.
     emit_tick(observer, &shared.recorder, start, &mut last_tick, 0)?;
 
+    let kill = CancellationToken::new();
     let spawner = tokio::spawn(drive_users(
         shared.clone(),
         shape::UserPlan::of(&load),
         signals.clone(),
         active.clone(),
         start,
+        kill.clone(),
     ));
 
-    if let Some((rate, sender)) = scheduled.1 {
+    let dispatcher = scheduled.1.map(|(rate, sender)| {
         let shared = shared.clone();
         let stopping = signals.stopping.clone();
         let end = start + load.duration;
@@ -153,8 +172,8 @@ pub async fn run(
                 .as_ref()
                 .expect("the open model has a schedule");
             schedule::dispatch(&rate, start, end, sender, schedule, stopping).await;
-        });
-    }
+        })
+    });
     let deadline = tokio::time::Instant::from_std(start + load.duration);
     let mut ticker = tokio::time::interval_at(
         tokio::time::Instant::from_std(start) + Duration::from_secs(1),
@@ -202,16 +221,27 @@ pub async fn run(
     let mut spawner = spawner;
     if interrupted {
         // The user asked to stop now: no on_stop, no grace.
-        spawner.abort();
-        let _ = spawner.await;
-    } else {
-        tokio::select! {
-            _ = &mut spawner => {}
-            _ = tokio::time::sleep(load.stop_timeout + SHUTDOWN_GRACE) => {
-                observer.notice("some users did not stop in time; cutting them off");
-                spawner.abort();
+        kill.cancel();
+    }
+    let mut faults = tokio::select! {
+        faults = &mut spawner => faults,
+        _ = tokio::time::sleep(load.stop_timeout + SHUTDOWN_GRACE), if !interrupted => {
+            observer.notice("some users did not stop in time; cutting them off");
+            kill.cancel();
+            (&mut spawner).await
+        }
+        _ = interrupt.cancelled(), if !interrupted => {
+            kill.cancel();
+            (&mut spawner).await
+        }
+    }
+    .unwrap_or_else(|error| vec![task_fault("the user scheduler", error)]);
+    if let Some(dispatcher) = dispatcher {
+        dispatcher.abort();
+        if let Err(error) = dispatcher.await {
+            if error.is_panic() {
+                faults.push(task_fault("the arrival schedule", error));
             }
-            _ = interrupt.cancelled() => spawner.abort(),
         }
     }
     emit_tick(observer, &shared.recorder, start, &mut last_tick, 0)?;
@@ -228,6 +258,8 @@ pub async fn run(
         peak_users,
         interrupted,
         schedule: peak_rate.and_then(|rate| shared.schedule.as_ref().map(|s| s.report(rate))),
+        cut_off: shared.cut_off.load(Ordering::Relaxed),
+        faults,
         stats: shared.recorder.snapshot(),
     })
 }
@@ -283,20 +315,49 @@ async fn sleep_until_some(at: Option<Instant>) {
     }
 }
 
+/// What a task that panicked or was cancelled tells about itself.
+fn task_fault(task: &str, error: tokio::task::JoinError) -> String {
+    if !error.is_panic() {
+        return format!("{task} was cancelled");
+    }
+    let payload = error.into_panic();
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into());
+    format!("{task} panicked: {message}")
+}
+
+/// Users started in one go before the spawn loop yields, so that a huge
+/// target never starves the timer, the ticks or Ctrl-C.
+const SPAWN_BATCH: usize = 1000;
+
 /// How often the number of running users is matched to the plan.
 const STEER_EVERY: Duration = Duration::from_millis(10);
 
 /// Keeps the number of running users on the plan, assigning classes by
 /// weight, then waits for all of them to finish. Users beyond the plan are
 /// stopped newest first, the way a Locust shape stops them: they finish their
-/// task and run `on_stop`. Dropping it (abort) drops every user.
+/// task and run `on_stop`. `kill` drops every user where it is; the users
+/// are awaited either way, so what they had in flight is counted before the
+/// run's statistics are taken. Returns the users' panics.
 async fn drive_users(
     shared: Arc<Shared>,
     plan: shape::UserPlan,
     signals: Signals,
     active: Arc<AtomicU64>,
     start: Instant,
-) {
+    kill: CancellationToken,
+) -> Vec<String> {
+    let mut faults = Vec::new();
+    let mut reap = |joined: Option<Result<(), tokio::task::JoinError>>| {
+        if let Some(Err(error)) = joined {
+            if error.is_panic() {
+                faults.push(task_fault("a user task", error));
+            }
+        }
+    };
     let mut users = JoinSet::new();
     let mut running: Vec<CancellationToken> = Vec::new();
     let mut started = 0u64;
@@ -306,7 +367,8 @@ async fn drive_users(
     loop {
         let now = Instant::now();
         let target = plan.users_at(now - start) as usize;
-        while running.len() < target {
+        let batch_end = running.len() + SPAWN_BATCH;
+        while running.len() < target.min(batch_end) {
             let stopping = signals.stopping.child_token();
             running.push(stopping.clone());
             let user = User::new(shared.clone(), classes.next(), started);
@@ -318,8 +380,9 @@ async fn drive_users(
             let active = active.clone();
             active.fetch_add(1, Ordering::Relaxed);
             users.spawn(async move {
+                // Counted down however the user ends, a panic included.
+                let _running = ActiveUser(active);
                 user.run(signals).await;
-                active.fetch_sub(1, Ordering::Relaxed);
             });
         }
         while running.len() > target {
@@ -328,17 +391,46 @@ async fn drive_users(
                 .expect("more running than the target")
                 .cancel();
         }
-        if now >= settled {
+        if now >= settled && running.len() >= target {
             break;
+        }
+        if running.len() < target {
+            tokio::task::yield_now().await;
+            if signals.stopping.is_cancelled() || kill.is_cancelled() {
+                break;
+            }
+            continue;
         }
         tokio::select! {
             _ = signals.stopping.cancelled() => break,
+            _ = kill.cancelled() => break,
             _ = tokio::time::sleep(STEER_EVERY) => {}
             // Finished users are reaped as the plan goes on, not only at the end.
-            Some(_) = users.join_next(), if !users.is_empty() => {}
+            joined = users.join_next(), if !users.is_empty() => reap(joined),
         }
     }
-    while users.join_next().await.is_some() {}
+    let mut killed = false;
+    loop {
+        tokio::select! {
+            joined = users.join_next() => match joined {
+                None => break,
+                joined => reap(joined),
+            },
+            _ = kill.cancelled(), if !killed => {
+                killed = true;
+                users.abort_all();
+            }
+        }
+    }
+    faults
+}
+
+struct ActiveUser(Arc<AtomicU64>);
+
+impl Drop for ActiveUser {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Deterministic proportional assignment (smooth weighted round-robin): after

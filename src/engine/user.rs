@@ -174,7 +174,7 @@ impl User {
             }
         };
         let name = prepared.name.clone();
-        let keep_body = step.reads_body();
+        let keep_body = step.reads_body().then_some(shared.scenario.load.body_limit);
 
         let started = Instant::now();
         // One timer per user, re-armed per request: cheaper than a fresh
@@ -183,6 +183,7 @@ impl User {
             .as_mut()
             .reset(tokio::time::Instant::from_std(started) + shared.scenario.load.request_timeout);
         let mut timeout = self.timeout.as_mut();
+        let in_flight = InFlight(Some(&shared.cut_off));
         let outcome = tokio::select! {
             biased;
             outcome = exchange_following_redirects(&mut self.session, &mut self.cookies, &shared, prepared, keep_body, || {
@@ -190,6 +191,7 @@ impl User {
             }) => outcome,
             _ = &mut timeout => Err("request timed out".into()),
         };
+        in_flight.landed();
         let latency = scheduled.map_or(started, |due| due.min(started)).elapsed();
 
         let key = EndpointKey {
@@ -349,6 +351,24 @@ impl User {
     }
 }
 
+/// Counts a request whose future is dropped before its response (the run
+/// ended or was cut off): it is reported, never silently gone.
+struct InFlight<'a>(Option<&'a std::sync::atomic::AtomicU64>);
+
+impl InFlight<'_> {
+    fn landed(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if let Some(cut_off) = self.0 {
+            cut_off.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
 struct Prepared {
     name: Arc<str>,
     method: Method,
@@ -401,7 +421,7 @@ async fn exchange_following_redirects(
     cookies: &mut CookieJar,
     shared: &Shared,
     prepared: Prepared,
-    keep_body: bool,
+    keep_body: Option<usize>,
     headers_again: impl Fn() -> Result<HeaderMap, String>,
 ) -> Result<(StatusCode, Bytes, u64), String> {
     let Prepared {
@@ -432,7 +452,7 @@ async fn exchange_following_redirects(
         }
         let next = response
             .location
-            .filter(|_| response.status.is_redirection() && hop < MAX_REDIRECTS)
+            .filter(|_| response.status.is_redirection())
             .and_then(|location| {
                 let current = shared.scenario.host.join(&uri.to_string()).ok()?;
                 let next = current.join(&location).ok()?;
@@ -441,6 +461,9 @@ async fn exchange_following_redirects(
         let Some(next) = next else {
             return Ok((response.status, response.body, response.body_length));
         };
+        if hop == MAX_REDIRECTS {
+            return Err(format!("too many redirects (more than {MAX_REDIRECTS})"));
+        }
         let path_and_query = match next.query() {
             Some(query) => format!("{}?{query}", next.path()),
             None => next.path().to_owned(),

@@ -127,6 +127,14 @@ pub fn judge(current: &RunStats, baseline: Option<&RunStats>, rules: &Rules) -> 
         let per_row = rules.percentiles.len() + 2;
         let tested = (shared.len() * per_row).max(1);
         let alpha = (1.0 - rules.confidence) / tested as f64;
+        let baseline_total = baseline
+            .rows
+            .get(&RowKey::aggregated())
+            .map_or(0, |r| r.requests);
+        let current_total = current
+            .rows
+            .get(&RowKey::aggregated())
+            .map_or(0, |r| r.requests);
         for key in current.rows.keys().chain(
             baseline
                 .rows
@@ -142,13 +150,28 @@ pub fn judge(current: &RunStats, baseline: Option<&RunStats>, rules: &Rules) -> 
                     format!("not in the baseline; {} requests now", c.requests),
                 )),
                 (Some(b), None) if rules.missing != MissingPolicy::Ignore => {
+                    let chance = absence_by_chance(b.requests, baseline_total, current_total);
+                    let fails = match rules.missing {
+                        MissingPolicy::Fail => true,
+                        MissingPolicy::Auto => b.requests > 0 && chance < alpha,
+                        _ => false,
+                    };
                     comparisons.push(presence(
                         key,
                         Outcome::Missing,
-                        rules.missing == MissingPolicy::Fail,
+                        fails,
                         format!(
-                            "in the baseline ({} requests), not requested in this run",
-                            b.requests
+                            "in the baseline ({} requests), not requested in this run{}",
+                            b.requests,
+                            match rules.missing {
+                                MissingPolicy::Auto if fails => format!(
+                                    "; by chance that has probability {chance:.1e}, so the endpoint stopped answering or is no longer called"
+                                ),
+                                MissingPolicy::Auto => format!(
+                                    "; that may be chance (probability {chance:.2}), so it does not fail the gate"
+                                ),
+                                _ => String::new(),
+                            }
                         ),
                     ))
                 }
@@ -156,7 +179,8 @@ pub fn judge(current: &RunStats, baseline: Option<&RunStats>, rules: &Rules) -> 
             }
         }
     }
-    let thresholds = check_thresholds(current, rules);
+    let mut thresholds = run_checks(current, rules);
+    thresholds.extend(check_thresholds(current, rules));
     let mut counts = Counts::default();
     for c in &comparisons {
         *match c.outcome {
@@ -582,6 +606,69 @@ fn ladder_quantile(points: &[(f64, f64)], min_ms: f64, max_ms: f64, fraction: f6
         previous = (q, v.max(previous.1));
     }
     max_ms
+}
+
+/// The chance that a row with `row` of the baseline's `baseline_total`
+/// requests gets none of `current_total` requests when nothing changed:
+/// each request is that row's with the baseline's share.
+pub fn absence_by_chance(row: u64, baseline_total: u64, current_total: u64) -> f64 {
+    if baseline_total == 0 || row == 0 {
+        return 1.0;
+    }
+    let share = (row as f64 / baseline_total as f64).min(1.0);
+    (current_total as f64 * (-share).ln_1p()).exp()
+}
+
+/// What every run must show to pass, baseline or not: some completed
+/// request, and a failure rate within `max_fail_rate`.
+fn run_checks(current: &RunStats, rules: &Rules) -> Vec<ThresholdResult> {
+    let Some(total) = current.rows.get(&RowKey::aggregated()) else {
+        return Vec::new();
+    };
+    let mut checks = Vec::new();
+    let aggregated =
+        |threshold: String, value: f64, passed: bool, reason: String| ThresholdResult {
+            method: String::new(),
+            name: "Aggregated".into(),
+            threshold,
+            value: Some(value),
+            passed,
+            reason,
+        };
+    let completed = total.requests.saturating_sub(total.failures);
+    if completed == 0 {
+        checks.push(aggregated(
+            "completed requests>0".into(),
+            0.0,
+            false,
+            format!(
+                "Aggregated: no request succeeded ({} sent, {} failed): nothing was measured, so the run cannot pass",
+                total.requests, total.failures
+            ),
+        ));
+    }
+    if let (Some(max), true) = (rules.max_fail_rate, total.requests > 0) {
+        let rate = total.failures as f64 / total.requests as f64;
+        let passed = rate <= max;
+        checks.push(aggregated(
+            format!("fail_rate<={}%", trim_number(max * 100.0)),
+            rate,
+            passed,
+            format!(
+                "Aggregated: {} of requests failed ({} of {}), max_fail_rate {}%: {}",
+                percent_value(rate),
+                total.failures,
+                total.requests,
+                trim_number(max * 100.0),
+                if passed {
+                    "holds"
+                } else {
+                    "breached; statuses the scenario expects belong in check.status, and [gate] max_fail_rate or --max-fail-rate sets the limit"
+                }
+            ),
+        ));
+    }
+    checks
 }
 
 fn check_thresholds(current: &RunStats, rules: &Rules) -> Vec<ThresholdResult> {

@@ -53,6 +53,9 @@ impl fmt::Display for MetricKind {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MissingPolicy {
+    /// A row the baseline had and this run did not hit fails when its
+    /// absence cannot be chance (see `gate::absence_by_chance`), else warns.
+    Auto,
     Fail,
     Warn,
     Ignore,
@@ -61,11 +64,12 @@ pub enum MissingPolicy {
 impl MissingPolicy {
     pub fn parse(text: &str) -> Result<Self, String> {
         match text {
+            "auto" => Ok(Self::Auto),
             "fail" => Ok(Self::Fail),
             "warn" => Ok(Self::Warn),
             "ignore" => Ok(Self::Ignore),
             _ => Err(format!(
-                "invalid missing policy `{text}`: expected fail, warn or ignore"
+                "invalid missing policy `{text}`: expected auto, fail, warn or ignore"
             )),
         }
     }
@@ -104,12 +108,21 @@ pub struct Rules {
     /// Below this many requests on either side, a row is inconclusive.
     pub min_samples: u64,
     pub missing: MissingPolicy,
+    /// The highest failure rate of the whole run that passes, with or without
+    /// a baseline; `None` when switched off.
+    pub max_fail_rate: Option<f64>,
     /// Family-wise confidence over all comparisons of one verdict.
     pub confidence: f64,
     pub overrides: Vec<Override>,
     /// Row pattern (`GET /path`, `Aggregated` or `*`) → thresholds.
     pub thresholds: Vec<(String, Vec<Threshold>)>,
 }
+
+/// Locust exits 1 on any failure; one connection reset in thousands of
+/// requests would then fail a gate on a busy runner. 1% lets that pass and
+/// still fails a service whose errors matter; statuses a scenario expects
+/// (`check.status`) are not failures at all.
+pub const DEFAULT_MAX_FAIL_RATE: f64 = 0.01;
 
 impl Default for Rules {
     fn default() -> Self {
@@ -129,7 +142,8 @@ impl Default for Rules {
                 floor_ms: 0.0,
             },
             min_samples: 20,
-            missing: MissingPolicy::Warn,
+            missing: MissingPolicy::Auto,
+            max_fail_rate: Some(DEFAULT_MAX_FAIL_RATE),
             confidence: 0.95,
             overrides: Vec::new(),
             thresholds: Vec::new(),
@@ -193,6 +207,7 @@ pub struct RawGate {
     pub metrics: Option<Vec<Spanned<String>>>,
     pub min_samples: Option<Spanned<i64>>,
     pub missing: Option<Spanned<String>>,
+    pub max_fail_rate: Option<Spanned<toml::Value>>,
     pub confidence: Option<Spanned<f64>>,
     pub latency: Option<RawTolerance>,
     pub fail_rate: Option<RawTolerance>,
@@ -273,6 +288,19 @@ pub fn compile(raw: &RawGate, d: &mut Diagnostics) -> Rules {
         match MissingPolicy::parse(missing.get_ref()) {
             Ok(policy) => rules.missing = policy,
             Err(e) => d.error(Some(missing.span()), e),
+        }
+    }
+    if let Some(max) = &raw.max_fail_rate {
+        let parsed = match max.get_ref() {
+            toml::Value::String(text) => parse_max_fail_rate(text),
+            toml::Value::Boolean(false) => Ok(None),
+            other => Err(format!(
+                "max_fail_rate must be a percentage such as \"1%\", or \"off\", got {other}"
+            )),
+        };
+        match parsed {
+            Ok(value) => rules.max_fail_rate = value,
+            Err(e) => d.error(Some(max.span()), e),
         }
     }
     if let Some(confidence) = &raw.confidence {
@@ -376,6 +404,19 @@ pub fn parse_percent(text: &str) -> Result<f64, String> {
         .filter(|v| v.is_finite() && *v >= 0.0)
         .map(|v| v / 100.0)
         .ok_or_else(|| format!("invalid tolerance `{text}`: expected a percentage such as \"10%\""))
+}
+
+/// `"1%"` → 0.01, `"off"` → none: the run's failure rate limit.
+pub fn parse_max_fail_rate(text: &str) -> Result<Option<f64>, String> {
+    if text.trim().eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    match parse_percent(text) {
+        Ok(v) if v <= 1.0 => Ok(Some(v)),
+        _ => Err(format!(
+            "invalid max_fail_rate `{text}`: expected a percentage from 0% to 100%, such as \"1%\", or \"off\""
+        )),
+    }
 }
 
 /// `1ms` → 1.0 (milliseconds).

@@ -196,6 +196,8 @@ mod tests {
             peak_users: 3,
             interrupted: false,
             schedule: None,
+            cut_off: 0,
+            faults: Vec::new(),
             stats: recorder.snapshot(),
         };
         let bytes = HistogramsJson.render(&run).unwrap();

@@ -44,6 +44,9 @@ pub struct ResultsDir {
 }
 
 impl ResultsDir {
+    /// Also removes what an earlier run left, so that the directory never
+    /// mixes two runs (a CI step that uploads it after a cut-short run would
+    /// otherwise publish stale results as new).
     pub fn prepare(path: &Path) -> anyhow::Result<Self> {
         std::fs::create_dir_all(path).map_err(|e| {
             crate::InvalidInput(format!(
@@ -58,6 +61,24 @@ impl ResultsDir {
             ))
         })?;
         drop(probe);
+        let files = final_files();
+        let earlier = files.iter().map(|f| f.file_name()).chain([
+            history_csv::FILE_NAME,
+            summary_json::FILE_NAME,
+            "report.html",
+        ]);
+        for name in earlier {
+            match std::fs::remove_file(path.join(name)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(crate::InvalidInput(format!(
+                        "--out {}: cannot remove the earlier run's {name}: {e}",
+                        path.display()
+                    ))
+                    .into())
+                }
+                _ => {}
+            }
+        }
         Ok(Self {
             path: path.to_owned(),
         })
@@ -81,6 +102,99 @@ impl ResultsDir {
         }
         Ok(())
     }
+}
+
+/// Writes `files` as the directory `path`, both or neither: they go into a
+/// fresh sibling directory, which then trades places with the old one in one
+/// rename (Linux's RENAME_EXCHANGE), so a full disk or a kill at any point
+/// leaves the old directory whole. Other files of the old directory move along.
+pub fn replace_dir_atomically(path: &Path, files: &[(&str, Vec<u8>)]) -> anyhow::Result<()> {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .with_context(|| format!("{} names no directory", path.display()))?;
+    let staging = tempfile::Builder::new()
+        .prefix(&format!(".{}.", name.to_string_lossy()))
+        .tempdir_in(parent)
+        .with_context(|| format!("creating a directory in {}", parent.display()))?;
+    for (file, bytes) in files {
+        let mut out = std::fs::File::create(staging.path().join(file))?;
+        out.write_all(bytes)?;
+        out.sync_all()?;
+    }
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            let entry = entry?;
+            let own = files.iter().any(|(f, _)| entry.file_name() == **f);
+            if !own && entry.file_type()?.is_file() {
+                std::fs::copy(entry.path(), staging.path().join(entry.file_name()))?;
+            }
+        }
+        std::fs::set_permissions(staging.path(), std::fs::metadata(path)?.permissions())?;
+        exchange(staging.path(), path)?;
+        // The staging directory now holds the old baseline; dropping it removes it.
+    } else {
+        std::fs::set_permissions(
+            staging.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )?;
+        std::fs::rename(staging.path(), path)
+            .with_context(|| format!("moving the new baseline to {}", path.display()))?;
+    }
+    std::fs::File::open(parent)?.sync_all()?;
+    Ok(())
+}
+
+/// Swaps two paths in one step.
+fn exchange(a: &Path, b: &Path) -> anyhow::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes());
+    let (a_c, b_c) = (c(a)?, c(b)?);
+    // SAFETY: both are valid NUL-terminated paths that outlive the call.
+    let result = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            a_c.as_ptr(),
+            libc::AT_FDCWD,
+            b_c.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if result == 0 {
+        return Ok(());
+    }
+    Err(std::io::Error::last_os_error())
+        .with_context(|| format!("swapping {} into place", b.display()))
+}
+
+/// Fails, naming `flag`, unless a file can be written at `path`: its
+/// directory exists and takes new files (a directory `path` itself counts
+/// as its own place for the baseline layout).
+pub fn check_writable(path: &Path, flag: &str) -> Result<(), crate::InvalidInput> {
+    let dir = if path.is_dir() {
+        path
+    } else {
+        path.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+    };
+    if !dir.is_dir() {
+        return Err(crate::InvalidInput(format!(
+            "{flag} {}: the directory {} does not exist",
+            path.display(),
+            dir.display()
+        )));
+    }
+    tempfile::NamedTempFile::new_in(dir).map(drop).map_err(|e| {
+        crate::InvalidInput(format!(
+            "{flag} {}: cannot write in {}: {e}",
+            path.display(),
+            dir.display()
+        ))
+    })
 }
 
 /// Temporary file in the same directory, then rename: a reader sees the old

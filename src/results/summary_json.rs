@@ -46,6 +46,12 @@ pub struct RunSummary {
     pub interrupted: bool,
     pub requests: u64,
     pub failures: u64,
+    /// Requests still waiting for a response when the run ended.
+    #[serde(default)]
+    pub cut_off: u64,
+    /// Panics inside swarmgate's own tasks; a run with any exits 3.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<String>,
     /// How well the open model kept its schedule; absent in the closed model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<ScheduleSummary>,
@@ -78,6 +84,8 @@ impl RunSummary {
             interrupted: run.interrupted,
             requests: run.stats.total.requests,
             failures: run.stats.total.failures,
+            cut_off: run.cut_off,
+            faults: run.faults.clone(),
             schedule: run.schedule.as_ref().map(|s| ScheduleSummary {
                 peak_rate: s.peak_rate,
                 started: s.started,

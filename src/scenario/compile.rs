@@ -116,6 +116,7 @@ fn unreachable_scenario() -> Scenario {
             duration: Duration::ZERO,
             stop_timeout: Duration::ZERO,
             request_timeout: Duration::ZERO,
+            body_limit: 0,
             arrival_rate: None,
             stages: None,
             reset_stats: false,
@@ -260,6 +261,10 @@ impl Compiler<'_> {
                 );
             }
         }
+        let body_limit = match &raw.body_limit {
+            None => Some(DEFAULT_BODY_LIMIT),
+            Some(v) => self.check(v.span(), parse_size(v.get_ref())),
+        };
         let arrival_rate = match &raw.arrival_rate {
             None => Some(None),
             Some(v) if rate_stages => self.check(
@@ -299,6 +304,7 @@ impl Compiler<'_> {
             duration: duration?,
             stop_timeout: stop_timeout?,
             request_timeout: request_timeout?,
+            body_limit: body_limit?,
             arrival_rate: arrival_rate?,
             reset_stats: reset_stats?,
         };
@@ -892,6 +898,39 @@ fn number(value: &toml::Value) -> Option<f64> {
         .or_else(|| value.as_integer().map(|i| i as f64))
 }
 
+/// Enough for any JSON API page, small enough for thousands of users.
+const DEFAULT_BODY_LIMIT: usize = 8 << 20;
+
+/// A size in bytes: a whole number, or with KiB, MiB or GiB; at most 1 GiB.
+fn parse_size(value: &toml::Value) -> Result<usize, String> {
+    let invalid = || {
+        format!("body_limit must be a size such as \"8MiB\", \"512KiB\" or a number of bytes from 1 to 1GiB, got {value}")
+    };
+    let bytes = match value {
+        toml::Value::Integer(n) => *n as i128,
+        toml::Value::String(text) => {
+            let text = text.trim();
+            let (number, unit) = [
+                ("GiB", 1i128 << 30),
+                ("MiB", 1 << 20),
+                ("KiB", 1 << 10),
+                ("B", 1),
+            ]
+            .into_iter()
+            .find_map(|(suffix, unit)| text.strip_suffix(suffix).map(|n| (n, unit)))
+            .unwrap_or((text, 1));
+            let number: u32 = number.trim().parse().map_err(|_| invalid())?;
+            i128::from(number) * unit
+        }
+        _ => return Err(invalid()),
+    };
+    if (1..=1 << 30).contains(&bytes) {
+        Ok(bytes as usize)
+    } else {
+        Err(invalid())
+    }
+}
+
 fn parse_range(text: &str) -> Result<LoopValues, String> {
     let invalid = || {
         format!("invalid range `{text}`: expected start..end (end excluded) or start..=end, e.g. \"1..50\"")
@@ -997,6 +1036,26 @@ headers = { Authorization = "Bearer {{ token }}", X-Key = "{{ env.TOKEN }}" }
             scenario.users[0].on_start[0].body,
             Body::Json(JsonTemplate::Dynamic(_))
         ));
+    }
+
+    #[test]
+    fn body_limits_are_sizes() {
+        let limit = |value: &str| {
+            compile_str(&format!("{MINIMAL}\n[load]\nbody_limit = {value}\n"))
+                .map(|s| s.load.body_limit)
+        };
+        assert_eq!(compile_str(MINIMAL).unwrap().load.body_limit, 8 << 20);
+        assert_eq!(limit("\"512KiB\"").unwrap(), 512 << 10);
+        assert_eq!(limit("1000").unwrap(), 1000);
+        for bad in ["0", "\"2GiB\"", "\"lots\"", "-1", "true"] {
+            let error = limit(bad).unwrap_err();
+            assert!(
+                error.diagnostics[0]
+                    .message
+                    .contains("body_limit must be a size"),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -68,6 +68,9 @@ pub struct Load {
     /// How long a running task may go on after the run ends.
     pub stop_timeout: Duration,
     pub request_timeout: Duration,
+    /// The most bytes of a body kept for a step that reads it (captures,
+    /// checks); a longer body fails that request.
+    pub body_limit: usize,
     /// The open model: task iterations started per second, on schedule
     /// whether or not earlier ones finished, by the first idle user of the
     /// pool of `users`. `None` is the closed model: each user loops.

@@ -34,6 +34,7 @@ pub struct RawLoad {
     pub duration: Option<Spanned<String>>,
     pub stop_timeout: Option<Spanned<String>>,
     pub request_timeout: Option<Spanned<String>>,
+    pub body_limit: Option<Spanned<toml::Value>>,
     pub arrival_rate: Option<Spanned<toml::Value>>,
     pub reset_stats: Option<Spanned<toml::Value>>,
     #[serde(default)]
