@@ -1,0 +1,236 @@
+//! Hostile servers on loopback: each misbehaves in one way a broken service
+//! can, and each test checks that the run ends in bounded time and memory
+//! with an outcome that never passes a broken service as healthy.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{assert_no_panic, stderr_of, write_scenario};
+
+/// How a hostile server answers each request, given its path.
+#[derive(Clone, Copy)]
+enum Hostility {
+    /// Reads the request and never answers.
+    Silent,
+    /// A chunked body that never ends.
+    EndlessBody,
+    /// 200 OK with a cookie whose Max-Age overflows any clock.
+    HugeMaxAge,
+    /// 302 back to the same path, for ever.
+    RedirectLoop,
+    /// 200 OK with 90 new cookies on every response (under the 100-header limit).
+    CookieFlood,
+}
+
+fn serve(hostility: Hostility) -> String {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { break };
+            std::thread::spawn(move || serve_connection(stream, hostility));
+        }
+    });
+    url
+}
+
+fn serve_connection(stream: TcpStream, hostility: Hostility) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    let mut served = 0u64;
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                break;
+            }
+        }
+        served += 1;
+        let ok = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 10\r\n";
+        let written = match hostility {
+            Hostility::Silent => {
+                // Holds the connection open until the client goes away.
+                let mut rest = String::new();
+                let _ = reader.read_line(&mut rest);
+                return;
+            }
+            Hostility::EndlessBody => {
+                let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+                if writer.write_all(head.as_bytes()).is_err() {
+                    return;
+                }
+                let chunk = format!("4000\r\n{}\r\n", "x".repeat(0x4000));
+                while writer.write_all(chunk.as_bytes()).is_ok() {}
+                return;
+            }
+            Hostility::HugeMaxAge => writer.write_all(
+                format!("{ok}Set-Cookie: a=b; Max-Age=9223372036854775807\r\nSet-Cookie: c=d; Expires=Fri, 31 Dec 9999 23:59:59 GMT\r\n\r\n{{\"ok\": 1}} ").as_bytes(),
+            ),
+            Hostility::RedirectLoop => writer.write_all(
+                b"HTTP/1.1 302 Found\r\nLocation: /loop\r\nContent-Length: 0\r\n\r\n",
+            ),
+            Hostility::CookieFlood => {
+                let cookies: String = (0..90)
+                    .map(|i| format!("Set-Cookie: c{served}_{i}={}\r\n", "v".repeat(100)))
+                    .collect();
+                writer.write_all(format!("{ok}{cookies}\r\n{{\"ok\": 1}} ").as_bytes())
+            }
+        };
+        if written.is_err() {
+            return;
+        }
+    }
+}
+
+struct Outcome {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    took: Duration,
+    /// The run's peak resident memory, read from /proc while it ran.
+    peak_kib: u64,
+    summary: serde_json::Value,
+}
+
+/// Runs `steps` (one task) for `duration` against `url`, watching memory.
+fn run_against(url: &str, load: &str, steps: &str) -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(
+        dir.path(),
+        "hostile.toml",
+        &format!("host = \"{url}\"\n[load]\n{load}\n[[user]]\n  [[user.task]]\n{steps}"),
+    );
+    let out = dir.path().join("out");
+    let started = Instant::now();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("swarmgate"))
+        .arg("run")
+        .arg(&scenario)
+        .arg("-q")
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut peak_kib = 0;
+    while child.try_wait().unwrap().is_none() {
+        peak_kib = peak_kib.max(high_water_mark_kib(child.id()).unwrap_or(0));
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the run did not end"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert_no_panic(&output);
+    let summary = std::fs::read_to_string(out.join("summary.json"))
+        .map(|s| serde_json::from_str(&s).unwrap())
+        .unwrap_or(serde_json::Value::Null);
+    Outcome {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: stderr_of(&output),
+        took: started.elapsed(),
+        peak_kib,
+        summary,
+    }
+}
+
+fn high_water_mark_kib(pid: u32) -> Option<u64> {
+    let status =
+        std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+const GET: &str = "    [[user.task.step]]\n    get = \"/loop\"\n";
+
+#[test]
+fn a_server_that_never_answers_fails_the_run_and_counts_what_was_cut_off() {
+    let url = serve(Hostility::Silent);
+    // The timeout is longer than the run: every request is still waiting at the end.
+    let run = run_against(
+        &url,
+        "users = 3\nduration = \"2s\"\nrequest_timeout = \"1m\"",
+        GET,
+    );
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("no request succeeded"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.summary["run"]["cut_off"], 3, "{}", run.summary);
+    assert_eq!(run.summary["exit_code"], 1);
+    assert!(
+        run.stderr.contains("still waiting for a response"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.took < Duration::from_secs(15), "took {:?}", run.took);
+}
+
+#[test]
+fn an_endless_body_under_a_capture_fails_at_the_body_limit_in_bounded_memory() {
+    let url = serve(Hostility::EndlessBody);
+    let steps = format!("{GET}    capture = {{ ok = \"$.ok\" }}\n");
+    let run = run_against(
+        &url,
+        "users = 4\nduration = \"2s\"\nbody_limit = \"1MiB\"",
+        &steps,
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("larger than body_limit"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.peak_kib < 150_000, "peak {} KiB", run.peak_kib);
+    assert!(run.took < Duration::from_secs(15), "took {:?}", run.took);
+}
+
+#[test]
+fn a_cookie_that_outlives_every_clock_is_kept_without_a_panic() {
+    let url = serve(Hostility::HugeMaxAge);
+    let run = run_against(&url, "users = 2\nduration = \"1s\"", GET);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.summary["run"]["requests"].as_u64().unwrap() > 10,
+        "{}",
+        run.summary
+    );
+    assert_eq!(run.summary["run"]["failures"], 0);
+}
+
+#[test]
+fn a_redirect_loop_is_a_failure_not_a_success() {
+    let url = serve(Hostility::RedirectLoop);
+    let run = run_against(&url, "users = 2\nduration = \"1s\"", GET);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("too many redirects (more than 10)"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        run.summary["run"]["requests"],
+        run.summary["run"]["failures"]
+    );
+}
+
+#[test]
+fn a_flood_of_cookies_stays_bounded() {
+    let url = serve(Hostility::CookieFlood);
+    let run = run_against(&url, "users = 4\nduration = \"2s\"", GET);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.summary["run"]["requests"].as_u64().unwrap() > 10);
+    assert!(run.peak_kib < 150_000, "peak {} KiB", run.peak_kib);
+}
