@@ -292,3 +292,48 @@ fn an_interrupted_run_does_not_replace_the_baseline() {
     );
     assert_eq!(std::fs::read(&baseline).unwrap(), before);
 }
+
+#[test]
+fn failures_over_the_limit_fail_a_run_without_a_baseline_unless_expected() {
+    let api = DemoApi::start();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = |check: &str| {
+        write_scenario(
+            dir.path(),
+            "s.toml",
+            &format!(
+                "host = \"{}\"\n[load]\nusers = 2\nduration = \"1s\"\n[[user]]\nwait = \"constant(0.05)\"\n  [[user.task]]\n    [[user.task.step]]\n    get = \"/health\"\n    [[user.task.step]]\n    get = \"/no-such-page\"\n{check}",
+                api.url
+            ),
+        )
+    };
+    let run = |path: &std::path::Path| {
+        let output = swarmgate()
+            .arg("run")
+            .arg(path)
+            .arg("--out")
+            .arg(dir.path().join("out"))
+            .output()
+            .unwrap();
+        assert_no_panic(&output);
+        output
+    };
+    let unexpected = run(&scenario(""));
+    let stdout = String::from_utf8_lossy(&unexpected.stdout).into_owned();
+    assert_eq!(unexpected.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("max_fail_rate 1%: breached"), "{stdout}");
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out/summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["exit_code"], 1);
+    assert_eq!(summary["verdict"]["passed"], false);
+
+    let expected = run(&scenario("    check = { status = 404 }\n"));
+    assert_eq!(
+        expected.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&expected.stdout)
+    );
+}

@@ -469,6 +469,24 @@ impl WeightedRoundRobin {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_panicking_task_is_named_with_its_message() {
+        let error = tokio::spawn(async { panic!("index out of bounds") })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            task_fault("a user task", error),
+            "a user task panicked: index out of bounds"
+        );
+        let owned = tokio::spawn(async { panic!("{} users", 3) })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            task_fault("a user task", owned),
+            "a user task panicked: 3 users"
+        );
+    }
+
     #[test]
     fn classes_are_assigned_in_proportion_to_weight() {
         let mut rr = WeightedRoundRobin::new(vec![3, 1]);

@@ -970,6 +970,78 @@ mod tests {
         assert!(verdict.passed);
     }
 
+    fn with_total(mut stats: RunStats, requests: u64, failures: u64) -> RunStats {
+        stats
+            .rows
+            .insert(RowKey::aggregated(), row(requests, 1.0, failures, 9));
+        stats
+    }
+
+    #[test]
+    fn a_run_with_no_success_or_too_many_failures_never_passes() {
+        let rules = Rules::default();
+        let nothing = with_total(run(vec![]), 0, 0);
+        let verdict = judge(&nothing, None, &rules);
+        assert!(!verdict.passed);
+        assert!(verdict.thresholds[0]
+            .reason
+            .contains("no request succeeded"));
+        let all_failed = with_total(run(vec![("/a", row(50, 1.0, 50, 1))]), 50, 50);
+        assert!(!judge(&all_failed, None, &rules).passed);
+        // Even against a baseline that was just as broken.
+        assert!(!judge(&all_failed, Some(&all_failed), &rules).passed);
+
+        let some_failed = with_total(run(vec![("/a", row(1000, 1.0, 20, 1))]), 1000, 20);
+        let verdict = judge(&some_failed, None, &rules);
+        assert!(!verdict.passed, "2% is over the default 1%");
+        assert!(verdict.thresholds[0].reason.contains("max_fail_rate 1%"));
+        let few_failed = with_total(run(vec![("/a", row(1000, 1.0, 10, 1))]), 1000, 10);
+        assert!(
+            judge(&few_failed, None, &rules).passed,
+            "1% is within the limit"
+        );
+        let off = Rules {
+            max_fail_rate: None,
+            ..Rules::default()
+        };
+        assert!(judge(&some_failed, None, &off).passed);
+        assert!(
+            !judge(&all_failed, None, &off).passed,
+            "still nothing succeeded"
+        );
+    }
+
+    #[test]
+    fn a_missing_row_fails_when_its_absence_cannot_be_chance() {
+        assert!((absence_by_chance(1, 10_000, 10_000) - 0.368).abs() < 0.001);
+        assert!(absence_by_chance(1000, 10_000, 10_000) < 1e-300);
+        assert_eq!(absence_by_chance(0, 10_000, 10_000), 1.0);
+        let baseline = with_total(
+            run(vec![
+                ("/hot", row(1000, 1.0, 0, 1)),
+                ("/rare", row(1, 1.0, 0, 2)),
+            ]),
+            10_000,
+            0,
+        );
+        let hot_gone = with_total(run(vec![("/rare", row(1, 1.0, 0, 3))]), 10_000, 0);
+        let verdict = judge(&hot_gone, Some(&baseline), &Rules::default());
+        assert!(!verdict.passed);
+        assert!(verdict
+            .comparisons
+            .iter()
+            .any(|c| c.fails_gate && c.name == "/hot"));
+        let rare_gone = with_total(run(vec![("/hot", row(1000, 1.0, 0, 4))]), 10_000, 0);
+        let verdict = judge(&rare_gone, Some(&baseline), &Rules::default());
+        let rare = verdict
+            .comparisons
+            .iter()
+            .find(|c| c.name == "/rare")
+            .unwrap();
+        assert!(!rare.fails_gate, "{}", rare.reason);
+        assert!(rare.reason.contains("may be chance"), "{}", rare.reason);
+    }
+
     #[test]
     fn missing_and_new_rows_follow_the_policy() {
         let baseline = run(vec![

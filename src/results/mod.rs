@@ -199,7 +199,17 @@ pub fn check_writable(path: &Path, flag: &str) -> Result<(), crate::InvalidInput
 
 /// Temporary file in the same directory, then rename: a reader sees the old
 /// file or the new one, never half of one.
+///
+/// A path that is not a regular file (`/dev/null`, a FIFO, /dev/stdout) is
+/// written in place: renaming over it would replace the device itself.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        return std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|mut file| file.write_all(bytes))
+            .with_context(|| format!("writing {}", path.display()));
+    }
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -217,4 +227,40 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     temp.persist(path)
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fifo_is_written_in_place_not_replaced() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).unwrap())
+        };
+        write_atomically(&fifo, b"through the pipe").unwrap();
+        assert_eq!(reader.join().unwrap(), b"through the pipe");
+        assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    }
+
+    #[test]
+    fn a_new_baseline_directory_replaces_the_old_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let baseline = dir.path().join("baseline");
+        replace_dir_atomically(&baseline, &[("a", b"1".to_vec()), ("b", b"2".to_vec())]).unwrap();
+        std::fs::write(baseline.join("notes"), "mine").unwrap();
+        replace_dir_atomically(&baseline, &[("a", b"3".to_vec()), ("b", b"4".to_vec())]).unwrap();
+        assert_eq!(std::fs::read(baseline.join("a")).unwrap(), b"3");
+        assert_eq!(std::fs::read(baseline.join("b")).unwrap(), b"4");
+        assert_eq!(std::fs::read(baseline.join("notes")).unwrap(), b"mine");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "only the baseline itself");
+    }
 }

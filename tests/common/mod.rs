@@ -213,7 +213,15 @@ pub fn bundled_run_counting_404s(api: &DemoApi) -> (std::process::Command, tempf
 
 /// Starts `command`, sends it Ctrl-C (SIGINT) after two seconds, and returns
 /// its output and how long it took to stop.
-pub fn interrupted(mut command: std::process::Command) -> (std::process::Output, Duration) {
+pub fn interrupted(command: std::process::Command) -> (std::process::Output, Duration) {
+    signalled(command, libc::SIGINT)
+}
+
+/// Like [`interrupted`], with another signal.
+pub fn signalled(
+    mut command: std::process::Command,
+    signal: i32,
+) -> (std::process::Output, Duration) {
     let child = command
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -221,7 +229,7 @@ pub fn interrupted(mut command: std::process::Command) -> (std::process::Output,
         .unwrap();
     std::thread::sleep(Duration::from_secs(2));
     // SAFETY: signalling our own child process.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    unsafe { libc::kill(child.id() as i32, signal) };
     let started = std::time::Instant::now();
     let output = child.wait_with_output().unwrap();
     (output, started.elapsed())
