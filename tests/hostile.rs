@@ -24,6 +24,8 @@ enum Hostility {
     RedirectLoop,
     /// 200 OK with 90 new cookies on every response (under the 100-header limit).
     CookieFlood,
+    /// 200 OK to any path.
+    Fine,
 }
 
 fn serve(hostility: Hostility) -> String {
@@ -77,6 +79,7 @@ fn serve_connection(stream: TcpStream, hostility: Hostility) {
             Hostility::RedirectLoop => writer.write_all(
                 b"HTTP/1.1 302 Found\r\nLocation: /loop\r\nContent-Length: 0\r\n\r\n",
             ),
+            Hostility::Fine => writer.write_all(format!("{ok}\r\n{{\"ok\": 1}} ").as_bytes()),
             Hostility::CookieFlood => {
                 let cookies: String = (0..90)
                     .map(|i| format!("Set-Cookie: c{served}_{i}={}\r\n", "v".repeat(100)))
@@ -98,6 +101,8 @@ struct Outcome {
     /// The run's peak resident memory, read from /proc while it ran.
     peak_kib: u64,
     summary: serde_json::Value,
+    /// Lines of stats.csv, its header included.
+    stats_lines: usize,
 }
 
 /// Runs `steps` (one task) for `duration` against `url`, watching memory.
@@ -116,8 +121,9 @@ fn run_against(url: &str, load: &str, steps: &str) -> Outcome {
         .arg("-q")
         .arg("--out")
         .arg(&out)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        // Files, not pipes: a long summary would fill a pipe nobody reads yet.
+        .stdout(std::fs::File::create(dir.path().join("stdout")).unwrap())
+        .stderr(std::fs::File::create(dir.path().join("stderr")).unwrap())
         .spawn()
         .unwrap();
     let mut peak_kib = 0;
@@ -129,12 +135,20 @@ fn run_against(url: &str, load: &str, steps: &str) -> Outcome {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let output = child.wait_with_output().unwrap();
+    let output = std::process::Output {
+        status: child.wait().unwrap(),
+        stdout: std::fs::read(dir.path().join("stdout")).unwrap(),
+        stderr: std::fs::read(dir.path().join("stderr")).unwrap(),
+    };
     assert_no_panic(&output);
     let summary = std::fs::read_to_string(out.join("summary.json"))
         .map(|s| serde_json::from_str(&s).unwrap())
         .unwrap_or(serde_json::Value::Null);
+    let stats_lines = std::fs::read_to_string(out.join("stats.csv"))
+        .map(|s| s.lines().count())
+        .unwrap_or(0);
     Outcome {
+        stats_lines,
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: stderr_of(&output),
@@ -233,4 +247,24 @@ fn a_flood_of_cookies_stays_bounded() {
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(run.summary["run"]["requests"].as_u64().unwrap() > 10);
     assert!(run.peak_kib < 150_000, "peak {} KiB", run.peak_kib);
+}
+
+#[test]
+fn a_path_that_makes_a_row_per_request_stops_at_the_row_limit_and_says_why() {
+    let url = serve(Hostility::Fine);
+    let steps = "    [[user.task.step]]\n    get = \"/item/{{ id }}\"\n    for_each = { id = \"0..1500\" }\n";
+    let run = run_against(&url, "users = 2\nduration = \"3s\"", steps);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.summary["run"]["requests"].as_u64().unwrap() > 1000,
+        "{}",
+        run.summary
+    );
+    // The header, at most 1,000 rows and the one they overflow into, Aggregated.
+    assert!(run.stats_lines <= 1003, "{} lines", run.stats_lines);
+    let warnings = run.summary["run"]["warnings"].to_string();
+    assert!(
+        warnings.contains("GET /item/{{ id }}") && warnings.contains("give such a step a `name`"),
+        "{warnings}"
+    );
 }

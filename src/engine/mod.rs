@@ -19,7 +19,7 @@ use hyper::header::{HeaderMap, HeaderValue, ACCEPT, HOST, USER_AGENT};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::{Interval, Recorder, Snapshot};
+use crate::metrics::{EndpointKey, Interval, Recorder, Sample, Snapshot};
 use crate::scenario::Scenario;
 use user::{Signals, User};
 
@@ -52,6 +52,9 @@ pub struct RunResult {
     /// Panics inside swarmgate's own user or scheduler tasks, by message:
     /// such a run measured something other than the scenario.
     pub faults: Vec<String>,
+    /// Steps (method and path source) whose requests went past the row limit
+    /// and were counted under [`crate::metrics::OTHER_ENDPOINTS`].
+    pub over_row_limit: Vec<String>,
     pub stats: Snapshot,
 }
 
@@ -68,6 +71,14 @@ impl RunResult {
             warnings.push(format!(
                 "{} request(s) were still waiting for a response when the run ended and are not in the statistics; stop_timeout lets running tasks finish",
                 self.cut_off
+            ));
+        }
+        if !self.over_row_limit.is_empty() {
+            warnings.push(format!(
+                "more than {} distinct names: requests of {} were counted under \"{}\"; give such a step a `name` (e.g. name = \"/products/[id]\") so they group in one row",
+                crate::metrics::MAX_ENDPOINTS,
+                self.over_row_limit.join(", "),
+                crate::metrics::OTHER_ENDPOINTS
             ));
         }
         warnings
@@ -103,6 +114,25 @@ pub(crate) struct Shared {
     pub schedule: Option<schedule::Schedule>,
     /// Requests dropped in flight by the run's end (see [`RunResult::cut_off`]).
     pub cut_off: AtomicU64,
+    /// See [`RunResult::over_row_limit`]; touched only past the limit.
+    pub over_row_limit: std::sync::Mutex<std::collections::BTreeSet<String>>,
+}
+
+impl Shared {
+    fn record(
+        &self,
+        shard: usize,
+        step: &crate::scenario::Step,
+        key: &EndpointKey,
+        sample: Sample,
+    ) {
+        if !self.recorder.record(shard, key, sample) {
+            self.over_row_limit
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(format!("{} {}", step.method, step.path.source()));
+        }
+    }
 }
 
 /// Runs the scenario against `addresses` (its host, resolved and checked)
@@ -139,6 +169,7 @@ pub async fn run(
         recorder: Recorder::new(shards),
         scenario: scenario.clone(),
         cut_off: AtomicU64::new(0),
+        over_row_limit: Default::default(),
     });
     let signals = Signals {
         stopping: CancellationToken::new(),
@@ -246,6 +277,13 @@ pub async fn run(
     }
     emit_tick(observer, &shared.recorder, start, &mut last_tick, 0)?;
 
+    let over_row_limit: Vec<String> = shared
+        .over_row_limit
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .cloned()
+        .collect();
     Ok(RunResult {
         scenario: scenario.name.clone(),
         host: scenario.host.to_string(),
@@ -260,6 +298,7 @@ pub async fn run(
         schedule: peak_rate.and_then(|rate| shared.schedule.as_ref().map(|s| s.report(rate))),
         cut_off: shared.cut_off.load(Ordering::Relaxed),
         faults,
+        over_row_limit,
         stats: shared.recorder.snapshot(),
     })
 }

@@ -169,7 +169,7 @@ impl User {
                     content_length: 0,
                     failure: Some(&message),
                 };
-                shared.recorder.record(self.shard, &key, sample);
+                shared.record(self.shard, step, &key, sample);
                 return;
             }
         };
@@ -207,7 +207,7 @@ impl User {
             content_length,
             failure: failure.as_deref(),
         };
-        shared.recorder.record(self.shard, &key, sample);
+        shared.record(self.shard, step, &key, sample);
     }
 
     /// Renders everything a request needs; an error here means no request is sent.

@@ -19,6 +19,12 @@ use hyper::Method;
 const MAX_DISTINCT_ERRORS: usize = 1000;
 pub const OTHER_ERRORS: &str = "(further distinct errors, not itemized)";
 
+/// Distinct rows one run keeps, each with its histogram (tens of KiB): a
+/// templated path without `name` would otherwise make a row per id.
+pub const MAX_ENDPOINTS: usize = 1000;
+/// Where requests to rows past [`MAX_ENDPOINTS`] are counted.
+pub const OTHER_ENDPOINTS: &str = "(further distinct names, over the row limit)";
+
 /// One stats row: Locust's (method, name).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct EndpointKey {
@@ -193,12 +199,15 @@ pub struct Snapshot {
 
 pub struct Recorder {
     shards: Box<[Mutex<Shard>]>,
+    /// Every row any shard has, consulted only when a shard meets a row new to it.
+    rows: Mutex<std::collections::HashSet<EndpointKey>>,
 }
 
 impl Recorder {
     pub fn new(shards: usize) -> Self {
         Self {
             shards: (0..shards.max(1)).map(|_| Mutex::default()).collect(),
+            rows: Mutex::default(),
         }
     }
 
@@ -206,21 +215,35 @@ impl Recorder {
         self.shards.len()
     }
 
-    pub fn record(&self, shard: usize, key: &EndpointKey, sample: Sample) {
+    /// Records one request; false when its row was over [`MAX_ENDPOINTS`]
+    /// and it went to [`OTHER_ENDPOINTS`] instead.
+    pub fn record(&self, shard: usize, key: &EndpointKey, sample: Sample) -> bool {
         let mut shard = self.lock(shard % self.shards.len());
+        let mut lumped = None;
         match shard.endpoints.get_mut(key) {
             Some(stats) => stats.record(&sample),
-            None => shard
-                .endpoints
-                .entry(key.clone())
-                .or_default()
-                .record(&sample),
+            None => {
+                let row = if self.admit(key) {
+                    key.clone()
+                } else {
+                    lumped
+                        .insert(EndpointKey::new(key.method.clone(), OTHER_ENDPOINTS))
+                        .clone()
+                };
+                shard.endpoints.entry(row).or_default().record(&sample)
+            }
         }
         shard.total.record(&sample);
         shard.second.record(&sample);
         if let Some(message) = sample.failure {
-            record_error(&mut shard, key, message);
+            record_error(&mut shard, lumped.as_ref().unwrap_or(key), message);
         }
+        lumped.is_none()
+    }
+
+    fn admit(&self, key: &EndpointKey) -> bool {
+        let mut rows = self.rows.lock().unwrap_or_else(|p| p.into_inner());
+        rows.contains(key) || rows.len() < MAX_ENDPOINTS && rows.insert(key.clone())
     }
 
     /// Forgets everything recorded so far but the current second's interval:
@@ -232,6 +255,7 @@ impl Recorder {
             shard.errors.clear();
             shard.total = EndpointStats::default();
         }
+        self.rows.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
     /// Takes what completed since the last call, and the running total.
@@ -324,6 +348,23 @@ mod tests {
             content_length: 10,
             failure: None,
         }
+    }
+
+    #[test]
+    fn rows_past_the_limit_are_counted_under_one() {
+        let recorder = Recorder::new(4);
+        for i in 0..MAX_ENDPOINTS + 500 {
+            let key = EndpointKey::new(Method::GET, format!("/items/{i}"));
+            let kept = recorder.record(i, &key, ok(1));
+            assert_eq!(kept, i < MAX_ENDPOINTS, "{i}");
+        }
+        let snapshot = recorder.snapshot();
+        assert_eq!(snapshot.endpoints.len(), MAX_ENDPOINTS + 1);
+        let other = &snapshot.endpoints[&EndpointKey::new(Method::GET, OTHER_ENDPOINTS)];
+        assert_eq!(other.requests, 500);
+        assert_eq!(snapshot.total.requests, MAX_ENDPOINTS as u64 + 500);
+        // A known row stays itself in every shard.
+        assert!(recorder.record(3, &EndpointKey::new(Method::GET, "/items/0"), ok(1)));
     }
 
     #[test]

@@ -198,6 +198,7 @@ mod tests {
             schedule: None,
             cut_off: 0,
             faults: Vec::new(),
+            over_row_limit: Vec::new(),
             stats: recorder.snapshot(),
         };
         let bytes = HistogramsJson.render(&run).unwrap();
