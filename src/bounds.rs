@@ -18,8 +18,44 @@ pub const MAX_USERS: u64 = 1_000_000;
 pub const MAX_RATE: f64 = 1_000_000.0;
 pub const MIN_RATE: f64 = 1.0 / (MAX_DURATION.as_secs() as f64);
 
+/// The largest request count read from any file: 10^15 is a million
+/// requests a second for thirty years, and far from overflowing a sum.
+pub const MAX_COUNT: u64 = 1_000_000_000_000_000;
+
 /// Values one `for_each` loop may run over.
 pub const MAX_LOOP_VALUES: u64 = 1_000_000;
+
+/// The largest file of each kind swarmgate reads: far past any real one,
+/// and small enough that reading `/dev/zero` by mistake ends at once.
+pub const MAX_TEXT_FILE: u64 = 16 << 20; // scenario, rules, CA, summary.json
+pub const MAX_DATA_FILE: u64 = 512 << 20; // stats CSVs, histograms.json, history
+
+/// Reads a whole file, refusing one larger than `limit` bytes without
+/// reading past it (a FIFO or `/dev/zero` ends too).
+pub fn read_file(path: &std::path::Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than the {} MiB swarmgate reads", limit >> 20),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// [`read_file`] for text: invalid UTF-8 is an error naming the byte offset.
+pub fn read_text(path: &std::path::Path, limit: u64) -> std::io::Result<String> {
+    String::from_utf8(read_file(path, limit)?).map_err(|e| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+        )
+    })
+}
 
 /// A duration from seconds, refused past [`MAX_DURATION`] instead of
 /// panicking in `Duration::from_secs_f64`.
@@ -65,5 +101,23 @@ mod tests {
             .contains("spawn_rate"));
         assert!(rate(1e19, "arrival_rate").is_err());
         assert!(rate(f64::INFINITY, "x").is_err());
+    }
+
+    #[test]
+    fn reading_a_file_stops_at_its_limit() {
+        let error = read_file(std::path::Path::new("/dev/zero"), 1 << 20).unwrap_err();
+        assert!(
+            error.to_string().contains("larger than the 1 MiB"),
+            "{error}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, b"ab\xff").unwrap();
+        assert_eq!(read_file(&file, 3).unwrap(), b"ab\xff");
+        assert!(read_file(&file, 2).is_err());
+        assert!(read_text(&file, 3)
+            .unwrap_err()
+            .to_string()
+            .contains("byte 2"));
     }
 }

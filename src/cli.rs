@@ -104,7 +104,7 @@ pub struct BaselineArgs {
     /// Replace the baseline with this run (atomically), after comparing.
     #[arg(long, requires = "baseline")]
     pub update_baseline: bool,
-    /// With --update-baseline: accept a run that was interrupted.
+    /// With --update-baseline: record a run that failed its gate or was interrupted.
     #[arg(long, requires = "update_baseline")]
     pub force: bool,
 }

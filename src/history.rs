@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use crate::gate::input::{RowKey, RunStats};
 use crate::gate::{quantile, significant, Outcome, Verdict};
+use crate::results::locust::{read_text_cell, text_cell};
 use crate::results::write_atomically;
 use crate::InvalidInput;
 
@@ -67,13 +68,14 @@ impl HistoryRow {
 
     fn cells(&self) -> Vec<String> {
         let number = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or_default();
+        let text = |v: &str| text_cell(v).into_owned();
         vec![
             self.time.clone(),
-            self.commit.clone(),
-            self.branch.clone(),
-            self.label.clone(),
+            text(&self.commit),
+            text(&self.branch),
+            text(&self.label),
             self.method.clone(),
-            self.name.clone(),
+            text(&self.name),
             self.requests.to_string(),
             self.failures.to_string(),
             number(self.p50_ms),
@@ -137,7 +139,7 @@ pub fn rows_of(current: &RunStats, verdict: &Verdict, label: &RunLabel) -> Vec<H
 
 /// Reads a history file; a missing file is an empty history.
 pub fn read(path: &Path) -> Result<Vec<HistoryRow>, InvalidInput> {
-    match std::fs::read(path) {
+    match crate::bounds::read_file(path, crate::bounds::MAX_DATA_FILE) {
         Ok(bytes) => parse(&bytes, path),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(InvalidInput(format!(
@@ -147,7 +149,7 @@ pub fn read(path: &Path) -> Result<Vec<HistoryRow>, InvalidInput> {
     }
 }
 
-fn parse(bytes: &[u8], path: &Path) -> Result<Vec<HistoryRow>, InvalidInput> {
+pub(crate) fn parse(bytes: &[u8], path: &Path) -> Result<Vec<HistoryRow>, InvalidInput> {
     let file = path.display();
     if bytes.is_empty() {
         return Ok(Vec::new());
@@ -175,32 +177,58 @@ fn parse(bytes: &[u8], path: &Path) -> Result<Vec<HistoryRow>, InvalidInput> {
                 &record[HEADER.iter().position(|h| *h == column).unwrap_or(0)]
             ))
         };
-        let count = |i: usize| record[i].parse::<u64>().map_err(|_| bad(HEADER[i]));
+        let count = |i: usize| {
+            record[i]
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n <= crate::bounds::MAX_COUNT)
+                .ok_or_else(|| bad(HEADER[i]))
+        };
+        // NaN or infinity could only come from a corrupt file, and would be
+        // drawn as `NaN` in the report's charts.
+        let number = |i: usize| {
+            record[i]
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .ok_or_else(|| bad(HEADER[i]))
+        };
         let optional = |i: usize| {
             if record[i].is_empty() {
                 Ok(None)
             } else {
-                record[i]
-                    .parse::<f64>()
-                    .map(Some)
-                    .map_err(|_| bad(HEADER[i]))
+                number(i).map(Some)
             }
         };
-        rows.push(HistoryRow {
+        let row = HistoryRow {
             time: record[0].to_owned(),
-            commit: record[1].to_owned(),
-            branch: record[2].to_owned(),
-            label: record[3].to_owned(),
+            commit: read_text_cell(&record[1]).to_owned(),
+            branch: read_text_cell(&record[2]).to_owned(),
+            label: read_text_cell(&record[3]).to_owned(),
             method: record[4].to_owned(),
-            name: record[5].to_owned(),
+            name: read_text_cell(&record[5]).to_owned(),
             requests: count(6)?,
             failures: count(7)?,
             p50_ms: optional(8)?,
             p95_ms: optional(9)?,
             p99_ms: optional(10)?,
-            requests_per_second: record[11].parse().map_err(|_| bad(HEADER[11]))?,
+            requests_per_second: number(11)?,
             verdict: record[12].to_owned(),
-        });
+        };
+        let nonsense = |what: &str| InvalidInput(format!("{file}:{line}: {what}"));
+        if row.failures > row.requests {
+            return Err(nonsense("more failures than requests"));
+        }
+        let percentiles: Vec<f64> = [row.p50_ms, row.p95_ms, row.p99_ms]
+            .into_iter()
+            .flatten()
+            .collect();
+        if percentiles.windows(2).any(|w| w[0] > w[1]) {
+            return Err(nonsense(
+                "percentiles that decrease (p50 > p95 or p95 > p99)",
+            ));
+        }
+        rows.push(row);
     }
     Ok(rows)
 }
@@ -222,7 +250,7 @@ pub fn append(path: &Path, new_rows: &[HistoryRow]) -> anyhow::Result<()> {
             ))
         })?;
     lock.lock()?;
-    let existing = match std::fs::read(path) {
+    let existing = match crate::bounds::read_file(path, crate::bounds::MAX_DATA_FILE) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => {

@@ -3,21 +3,40 @@
 //! The pipeline runs one way: [`scenario`] → [`engine`] (which records into
 //! [`metrics`]) → [`results`]. Each stage hands the next one small type.
 
-/// `print!` that never panics: a closed pipe (`swarmgate compare … | head`)
-/// must not turn the gate's exit code into a panic's 101.
+/// `print!` that never panics (a closed pipe, `swarmgate compare … | head`,
+/// must not turn the gate's exit code into a panic's 101) and never passes
+/// control characters or a workflow command through ([`text::for_terminal`]).
 macro_rules! out {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = write!(std::io::stdout(), $($arg)*);
+        let text = format!($($arg)*);
+        let _ = std::io::stdout().write_all($crate::text::for_terminal(&text).as_bytes());
     }};
 }
 
 /// `println!` that never panics; see [`out!`].
 macro_rules! outln {
     ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
+        out!("{}\n", format_args!($($arg)*))
     }};
+}
+
+/// `eprintln!` with what [`out!`] promises, for stderr (which CI runners
+/// read for workflow commands too).
+#[macro_export]
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let text = format!("{}\n", format_args!($($arg)*));
+        let _ = std::io::stderr().write_all($crate::text::for_terminal(&text).as_bytes());
+    }};
+}
+
+/// Writes a workflow command swarmgate means to give, past [`out!`]'s guard;
+/// its data must already be escaped the runner's way.
+pub fn workflow_command(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stdout(), "{line}");
 }
 
 pub mod bounds;
@@ -32,6 +51,7 @@ pub mod metrics;
 pub mod report;
 pub mod results;
 pub mod scenario;
+pub mod text;
 
 use std::process::ExitCode;
 

@@ -8,7 +8,7 @@ fn main() -> ExitCode {
     match swarmgate::commands::dispatch(cli) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            swarmgate::errln!("error: {error:#}");
             swarmgate::exit_code_for(&error)
         }
     }

@@ -39,7 +39,7 @@ impl Actions {
             append(Path::new(path), &markdown::render(verdict, Some(report)))?;
         }
         for annotation in annotations(verdict) {
-            outln!("{annotation}");
+            crate::workflow_command(&annotation);
         }
         if let Some(path) = &self.output {
             let mut lines = format!(
@@ -84,9 +84,11 @@ pub fn annotations(verdict: &Verdict) -> Vec<String> {
 
 /// Workflow commands end at a newline and read `%` as an escape.
 fn escape_data(text: &str) -> String {
-    text.replace('%', "%25")
+    let escaped = text
+        .replace('%', "%25")
         .replace('\r', "%0D")
-        .replace('\n', "%0A")
+        .replace('\n', "%0A");
+    crate::text::one_line(&escaped).into_owned()
 }
 
 fn escape_property(text: &str) -> String {

@@ -29,7 +29,7 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             duration: Some(args.duration),
             ..Overrides::default()
         })?;
-        eprintln!("demo Market API listening on {}", server.base_url());
+        crate::errln!("demo Market API listening on {}", server.base_url());
         let gate = super::run::Gate {
             rules: scenario.gate.clone(),
             baseline: Some(RunStats::from_histograms(

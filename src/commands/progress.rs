@@ -43,7 +43,7 @@ impl RunObserver {
     /// Leaves the terminal line so that the summary starts on its own.
     pub fn finish(&self) {
         if self.mode == Mode::Terminal {
-            eprintln!();
+            crate::errln!("");
         }
     }
 
@@ -73,7 +73,7 @@ impl RunObserver {
 
 impl Observer for RunObserver {
     fn notice(&mut self, message: &str) {
-        eprintln!("warning: {message}");
+        crate::errln!("warning: {message}");
     }
 
     fn tick(&mut self, tick: &Tick) -> anyhow::Result<()> {
@@ -88,7 +88,7 @@ impl Observer for RunObserver {
                 if tick.elapsed.as_secs().is_multiple_of(LOG_EVERY_SECS)
                     && tick.elapsed.as_secs() > 0 =>
             {
-                eprintln!("{}", self.line(tick));
+                crate::errln!("{}", self.line(tick));
             }
             Mode::Log => {}
         }

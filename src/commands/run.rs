@@ -141,18 +141,21 @@ pub async fn swarm(
         output.quiet,
     );
     if !output.quiet {
-        eprintln!(
+        crate::errln!(
             "swarming {} with {}",
             scenario.host,
             scenario.load.describe()
         );
     }
-    let run = engine::run(Arc::new(scenario), addresses, &mut observer, interrupt).await?;
+    let secrets = scenario.secrets.clone();
+    let run = engine::run(Arc::new(scenario), addresses, &mut observer, interrupt)
+        .await?
+        .redacted(&secrets);
     observer.finish();
     results.write(&run)?;
     out!("{}", terminal::render(&run, terminal::name_width()));
     for warning in run.warnings() {
-        eprintln!("warning: {warning}");
+        crate::errln!("warning: {warning}");
     }
 
     let current = RunStats::from_run(&run, &results.path().display().to_string());
@@ -233,7 +236,7 @@ pub async fn swarm(
             update_baseline(path, &run, *force)?;
         } else {
             // A broken run recorded as the baseline would let the next broken run pass.
-            eprintln!(
+            crate::errln!(
                 "error: the run failed its gate, so the baseline {} was left as it was; pass --force with --update-baseline to record it anyway",
                 path.display()
             );

@@ -59,6 +59,18 @@ pub struct RunResult {
 }
 
 impl RunResult {
+    /// The run as every output may show it: no secret anywhere in it.
+    pub fn redacted(mut self, secrets: &crate::text::Secrets) -> RunResult {
+        self.host = crate::text::without_userinfo(&self.host).into_owned();
+        self.faults = self
+            .faults
+            .iter()
+            .map(|f| secrets.redact(f).into_owned())
+            .collect();
+        self.stats = self.stats.redact(secrets);
+        self
+    }
+
     /// What the user should know about how the run went.
     pub fn warnings(&self) -> Vec<String> {
         let mut warnings: Vec<String> = self
@@ -164,7 +176,7 @@ pub async fn run(
     let shared = Arc::new(Shared {
         target: http::Target::new(&scenario.host, addresses, &scenario.tls)?,
         fixed_uris: fixed_uris(&scenario),
-        base_headers: base_headers(&scenario.host)?,
+        base_headers: base_headers(&scenario.host, scenario.credentials.as_deref())?,
         schedule: scheduled.0,
         recorder: Recorder::new(shards),
         scenario: scenario.clone(),
@@ -313,7 +325,7 @@ fn fixed_uris(scenario: &Scenario) -> Vec<Option<hyper::Uri>> {
     uris
 }
 
-fn base_headers(host: &url::Url) -> anyhow::Result<HeaderMap> {
+fn base_headers(host: &url::Url, credentials: Option<&str>) -> anyhow::Result<HeaderMap> {
     let authority = match host.port() {
         Some(port) => format!("{}:{port}", host.host_str().unwrap_or_default()),
         None => host.host_str().unwrap_or_default().to_owned(),
@@ -325,6 +337,13 @@ fn base_headers(host: &url::Url) -> anyhow::Result<HeaderMap> {
         HeaderValue::from_static(concat!("swarmgate/", env!("CARGO_PKG_VERSION"))),
     );
     headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
+    if let Some(credentials) = credentials {
+        use base64::Engine as _;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
+        let mut value = HeaderValue::from_str(&format!("Basic {encoded}"))?;
+        value.set_sensitive(true);
+        headers.insert(hyper::header::AUTHORIZATION, value);
+    }
     Ok(headers)
 }
 

@@ -112,14 +112,16 @@ impl RunStats {
         if path.is_dir() {
             let histograms_path = path.join(histograms::FILE_NAME);
             if histograms_path.exists() {
-                let bytes = std::fs::read(&histograms_path).map_err(|e| {
-                    InvalidInput(format!("cannot read {}: {e}", histograms_path.display()))
-                })?;
+                let bytes =
+                    crate::bounds::read_file(&histograms_path, crate::bounds::MAX_DATA_FILE)
+                        .map_err(|e| {
+                            InvalidInput(format!("cannot read {}: {e}", histograms_path.display()))
+                        })?;
                 return Self::from_histograms(&bytes, &histograms_path.display().to_string());
             }
             return Self::load(&path.join("stats.csv"));
         }
-        let bytes = std::fs::read(path)
+        let bytes = crate::bounds::read_file(path, crate::bounds::MAX_DATA_FILE)
             .map_err(|e| InvalidInput(format!("cannot read {}: {e}", path.display())))?;
         Ok(parse_stats_csv(&bytes, path)?)
     }
@@ -195,9 +197,14 @@ pub fn parse_stats_csv(bytes: &[u8], path: &Path) -> Result<RunStats, InvalidInp
         let record = record.map_err(|e| InvalidInput(format!("{file}: {e}")))?;
         // The header is line 1; Locust never writes a row over two lines.
         let line = index + 2;
+        if record.iter().any(|cell| cell.contains('\0')) {
+            return Err(InvalidInput(format!(
+                "{file}:{line}: a NUL byte; the file is corrupt (no stats CSV holds one)"
+            )));
+        }
         let key = RowKey {
             method: record[0].to_owned(),
-            name: record[1].to_owned(),
+            name: crate::results::locust::read_text_cell(&record[1]).to_owned(),
         };
         let number = |column: usize| -> Result<f64, InvalidInput> {
             record[column]
@@ -228,6 +235,23 @@ pub fn parse_stats_csv(bytes: &[u8], path: &Path) -> Result<RunStats, InvalidInp
         }
         if requests.fract() != 0.0 || failures.fract() != 0.0 || failures > requests {
             return Err(InvalidInput(format!("{file}:{line}: {key} has {failures} failures of {requests} requests; expected whole counts, failures at most requests")));
+        }
+        if requests > crate::bounds::MAX_COUNT as f64 {
+            return Err(InvalidInput(format!(
+                "{file}:{line}: {key} has {requests} requests, more than any run makes (at most {:.0e})",
+                crate::bounds::MAX_COUNT as f64
+            )));
+        }
+        let longest_ms = crate::bounds::MAX_DURATION.as_secs_f64() * 1000.0;
+        if requests > 0.0 && (min_ms > max_ms || max_ms > longest_ms) {
+            return Err(InvalidInput(format!(
+                "{file}:{line}: {key} has a min of {min_ms} ms and a max of {max_ms} ms; expected min ≤ max ≤ 30 days"
+            )));
+        }
+        if points.windows(2).any(|w| w[0].1 > w[1].1) || points.iter().any(|p| p.1 > longest_ms) {
+            return Err(InvalidInput(format!(
+                "{file}:{line}: the percentiles of {key} decrease or pass 30 days; each must be at least the one before it"
+            )));
         }
         if let Some(first) = lines.insert(key.clone(), line) {
             return Err(InvalidInput(format!(

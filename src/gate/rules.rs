@@ -381,18 +381,26 @@ pub fn compile(raw: &RawGate, d: &mut Diagnostics) -> Rules {
 impl Rules {
     /// Reads a rules file for `compare`: a `[gate]` table on its own.
     pub fn load(path: &std::path::Path) -> anyhow::Result<Rules> {
-        let source = std::fs::read_to_string(path).map_err(|e| {
+        let source = crate::bounds::read_text(path, crate::bounds::MAX_TEXT_FILE).map_err(|e| {
             crate::InvalidInput(format!("cannot read rules file {}: {e}", path.display()))
         })?;
-        let mut d = Diagnostics::new(path, &source);
-        let rules = match toml::from_str::<RawRulesFile>(&source) {
+        Ok(Self::parse(path, &source)?)
+    }
+
+    /// A rules file's text; `path` names it in messages.
+    pub fn parse(
+        path: &std::path::Path,
+        source: &str,
+    ) -> Result<Rules, crate::scenario::ScenarioError> {
+        let mut d = Diagnostics::new(path, source);
+        let rules = match toml::from_str::<RawRulesFile>(source) {
             Ok(raw) => compile(&raw.gate, &mut d),
             Err(error) => {
                 from_toml_error(&mut d, &error);
                 Rules::default()
             }
         };
-        Ok(d.into_result(rules)?)
+        d.into_result(rules)
     }
 }
 

@@ -197,6 +197,46 @@ pub struct Snapshot {
     pub errors: Vec<ErrorStats>,
 }
 
+impl Snapshot {
+    /// Every name and message with `secrets` redacted; rows and errors that
+    /// become one are merged, so counts stay exact.
+    pub fn redact(self, secrets: &crate::text::Secrets) -> Snapshot {
+        if secrets.is_empty() {
+            return self;
+        }
+        let mut endpoints: BTreeMap<EndpointKey, EndpointStats> = BTreeMap::new();
+        for (key, stats) in self.endpoints {
+            let key = EndpointKey::new(key.method, secrets.redact(&key.name));
+            match endpoints.get_mut(&key) {
+                Some(row) => row.merge(&stats),
+                None => {
+                    endpoints.insert(key, stats);
+                }
+            }
+        }
+        let mut errors: Vec<ErrorStats> = Vec::with_capacity(self.errors.len());
+        for mut error in self.errors {
+            error.name = secrets.redact(&error.name).into();
+            error.message = secrets.redact(&error.message).into_owned();
+            match errors.iter_mut().find(|e| {
+                (&e.method, &e.name, &e.message) == (&error.method, &error.name, &error.message)
+            }) {
+                Some(seen) => {
+                    seen.occurrences += error.occurrences;
+                    seen.first_seen = seen.first_seen.min(error.first_seen);
+                    seen.last_seen = seen.last_seen.max(error.last_seen);
+                }
+                None => errors.push(error),
+            }
+        }
+        Snapshot {
+            endpoints,
+            total: self.total,
+            errors,
+        }
+    }
+}
+
 pub struct Recorder {
     shards: Box<[Mutex<Shard>]>,
     /// Every row any shard has, consulted only when a shard meets a row new to it.
@@ -348,6 +388,34 @@ mod tests {
             content_length: 10,
             failure: None,
         }
+    }
+
+    fn failed(ms: u64, message: &str) -> Sample<'_> {
+        Sample {
+            failure: Some(message),
+            ..ok(ms)
+        }
+    }
+
+    #[test]
+    fn redacted_rows_and_errors_merge_with_exact_counts() {
+        let recorder = Recorder::new(2);
+        let mut secrets = crate::text::Secrets::default();
+        secrets.add("tok-1111");
+        secrets.add("tok-2222");
+        for (i, token) in ["tok-1111", "tok-2222", "tok-1111"].iter().enumerate() {
+            let key = EndpointKey::new(Method::GET, format!("/a/{token}"));
+            let message = format!("HTTP 500 for {token}");
+            recorder.record(i, &key, ok(1));
+            recorder.record(i, &key, failed(2, &message));
+        }
+        let snapshot = recorder.snapshot().redact(&secrets);
+        assert_eq!(snapshot.endpoints.len(), 1);
+        let row = &snapshot.endpoints[&EndpointKey::new(Method::GET, "/a/***")];
+        assert_eq!((row.requests, row.failures), (6, 3));
+        assert_eq!(snapshot.errors.len(), 1);
+        assert_eq!(snapshot.errors[0].message, "HTTP 500 for ***");
+        assert_eq!(snapshot.errors[0].occurrences, 3);
     }
 
     #[test]

@@ -10,13 +10,13 @@ pub mod svg;
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::Context;
 use minijinja::{Environment, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::gate::input::{Latency, RowKey, RowStats, RunStats};
 use crate::gate::{ms, quantile, significant, Verdict};
 use crate::history::HistoryRow;
+use crate::results::locust::read_text_cell;
 use crate::results::summary_json::RunSummary;
 use crate::results::verdict_text;
 use crate::InvalidInput;
@@ -597,16 +597,25 @@ fn downsample(points: &[TimelinePoint]) -> Vec<TimelinePoint> {
         .collect()
 }
 
-/// Reads `stats_history.csv` back into the timeline.
+/// Reads `stats_history.csv` back into the timeline; a value that could not
+/// come from a run (a timestamp outside 1970..5138 or going back, a negative
+/// or non-finite rate, a timeline longer than 30 days) is refused by line.
 pub fn read_timeline(path: &Path) -> anyhow::Result<Vec<TimelinePoint>> {
-    let mut reader =
-        csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
-    let header: Vec<String> = reader.headers()?.iter().map(str::to_owned).collect();
+    let bytes = crate::bounds::read_file(path, crate::bounds::MAX_DATA_FILE)
+        .map_err(|e| InvalidInput(format!("cannot read {}: {e}", path.display())))?;
+    let mut reader = csv::Reader::from_reader(&bytes[..]);
+    let bad = |line: u64, what: String| InvalidInput(format!("{}:{line}: {what}", path.display()));
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| bad(1, format!("not a stats history CSV: {e}")))?
+        .iter()
+        .map(str::to_owned)
+        .collect();
     let column = |name: &str| {
         header
             .iter()
             .position(|h| h == name)
-            .with_context(|| format!("{}: no column {name}", path.display()))
+            .ok_or_else(|| bad(1, format!("no column {name}")))
     };
     let (at, users, rps, fps) = (
         column("Timestamp")?,
@@ -617,35 +626,71 @@ pub fn read_timeline(path: &Path) -> anyhow::Result<Vec<TimelinePoint>> {
     let (p50, p95, p99) = (column("50%")?, column("95%")?, column("99%")?);
     let mut points = Vec::new();
     let mut start = None;
+    let mut previous = f64::NEG_INFINITY;
     for record in reader.records() {
-        let record = record?;
-        let number = |i: usize| record.get(i).and_then(|v| v.parse::<f64>().ok());
-        let timestamp = number(at).unwrap_or(0.0);
+        let record = record.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line());
+            bad(line, format!("not a stats history row: {e}"))
+        })?;
+        let line = record.position().map_or(0, |p| p.line());
+        let number = |i: usize, name: &str| -> Result<Option<f64>, InvalidInput> {
+            match record.get(i).unwrap_or("") {
+                "" | "N/A" => Ok(None),
+                text => match text.parse::<f64>() {
+                    Ok(v) if v.is_finite() && v >= 0.0 => Ok(Some(v)),
+                    _ => Err(bad(
+                        line,
+                        format!(
+                            "{name} `{}` is not a number ≥ 0",
+                            crate::text::one_line(text)
+                        ),
+                    )),
+                },
+            }
+        };
+        let timestamp = number(at, "Timestamp")?.unwrap_or(0.0);
+        if timestamp > MAX_UNIX_TIMESTAMP || timestamp < previous {
+            return Err(bad(
+                line,
+                format!(
+                    "Timestamp {timestamp} is not a Unix time in seconds after the row before it"
+                ),
+            )
+            .into());
+        }
+        previous = timestamp;
         let origin = *start.get_or_insert(timestamp);
+        if timestamp - origin > crate::bounds::MAX_DURATION.as_secs_f64() {
+            return Err(bad(line, "the timeline is longer than 30 days".into()).into());
+        }
         points.push(TimelinePoint {
             at: timestamp - origin,
-            users: number(users).unwrap_or(0.0),
-            requests_per_second: number(rps).unwrap_or(0.0),
-            failures_per_second: number(fps).unwrap_or(0.0),
-            p50: number(p50),
-            p95: number(p95),
-            p99: number(p99),
+            users: number(users, "User Count")?.unwrap_or(0.0),
+            requests_per_second: number(rps, "Requests/s")?.unwrap_or(0.0),
+            failures_per_second: number(fps, "Failures/s")?.unwrap_or(0.0),
+            p50: number(p50, "50%")?,
+            p95: number(p95, "95%")?,
+            p99: number(p99, "99%")?,
         });
     }
     Ok(points)
 }
 
+/// Year 5138: past any real clock, far from overflowing any sum of seconds.
+const MAX_UNIX_TIMESTAMP: f64 = 1e11;
+
 /// Reads `failures.csv` back.
 pub fn read_failures(path: &Path) -> anyhow::Result<Vec<FailureRow>> {
-    let mut reader =
-        csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = crate::bounds::read_file(path, crate::bounds::MAX_DATA_FILE)
+        .map_err(|e| InvalidInput(format!("cannot read {}: {e}", path.display())))?;
+    let mut reader = csv::Reader::from_reader(&bytes[..]);
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = record?;
         rows.push(FailureRow {
             method: record.get(0).unwrap_or_default().into(),
-            name: record.get(1).unwrap_or_default().into(),
-            message: record.get(2).unwrap_or_default().into(),
+            name: read_text_cell(record.get(1).unwrap_or_default()).into(),
+            message: read_text_cell(record.get(2).unwrap_or_default()).into(),
             occurrences: record.get(3).and_then(|v| v.parse().ok()).unwrap_or(0),
         });
     }
@@ -666,22 +711,54 @@ struct SavedCurves {
     baseline: Option<Vec<(f64, f64)>>,
 }
 
+/// A latency curve as summary.json keeps it: quantiles rising within 0..=1,
+/// latencies finite, not negative and not falling.
+fn check_curve(curve: &[(f64, f64)]) -> Option<String> {
+    let sane = curve
+        .iter()
+        .all(|(q, ms)| (0.0..=1.0).contains(q) && ms.is_finite() && *ms >= 0.0 && *ms <= 1e12);
+    let rising = curve
+        .windows(2)
+        .all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1);
+    (!sane || !rising || curve.len() > 100_000)
+        .then(|| "distributions.baseline is not a latency curve (quantile, ms) that rises".into())
+}
+
+/// A summary.json as `report DIR` reads it back, its numbers checked.
+fn parse_saved_summary(bytes: &[u8]) -> Result<SavedSummary, String> {
+    let summary: SavedSummary =
+        serde_json::from_slice(bytes).map_err(|e| format!("summary.json is not readable: {e}"))?;
+    if let Some(run) = &summary.run {
+        run.check()?;
+    }
+    if let Some(problem) = summary
+        .distributions
+        .as_ref()
+        .and_then(|d| d.baseline.as_deref())
+        .and_then(check_curve)
+    {
+        return Err(problem);
+    }
+    Ok(summary)
+}
+
 /// Renders the report of a results directory again, from its files alone.
 pub fn render_results_dir(dir: &Path, history: &[HistoryRow]) -> anyhow::Result<String> {
     if !dir.is_dir() {
         return Err(InvalidInput(format!("{}: not a results directory", dir.display())).into());
     }
     let current = RunStats::load(dir)?;
-    let summary: Option<SavedSummary> =
-        match std::fs::read(dir.join(crate::results::summary_json::FILE_NAME)) {
-            Ok(bytes) => Some(serde_json::from_slice(&bytes).map_err(|e| {
-                InvalidInput(format!(
-                    "{}: summary.json is not readable: {e}",
-                    dir.display()
-                ))
-            })?),
-            Err(_) => None,
-        };
+    let summary_path = dir.join(crate::results::summary_json::FILE_NAME);
+    let summary = match crate::bounds::read_file(&summary_path, crate::bounds::MAX_TEXT_FILE) {
+        Ok(bytes) => Some(
+            parse_saved_summary(&bytes)
+                .map_err(|e| InvalidInput(format!("{}: {e}", summary_path.display())))?,
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(InvalidInput(format!("cannot read {}: {e}", summary_path.display())).into())
+        }
+    };
     let stats_history = dir.join("stats_history.csv");
     let timeline = if stats_history.exists() {
         read_timeline(&stats_history)?

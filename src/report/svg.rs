@@ -110,14 +110,32 @@ fn ticks(low: f64, high: f64, scale: Scale) -> Vec<f64> {
                 .map(|m| m * magnitude)
                 .find(|s| *s >= raw)
                 .unwrap_or(magnitude * 10.0);
-            let mut v = (low / step).ceil() * step;
-            let mut ticks = Vec::new();
-            while v <= high + step * 1e-9 {
-                ticks.push(v);
-                v += step;
-            }
-            ticks
+            // Counted, not accumulated: far from zero `v += step` may not
+            // move `v` at all, and the loop would never end.
+            let first = (low / step).ceil();
+            (0..=10)
+                .map(|i| (first + i as f64) * step)
+                .take_while(|v| *v <= high + step * 1e-9)
+                .collect()
         }
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn ticks_end_for_any_finite_span() {
+    assert_eq!(
+        ticks(0.0, 10.0, Scale::Linear),
+        [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
+    );
+    for (low, high) in [
+        (1e20, 1e20 + 1.0),
+        (0.0, 1e300),
+        (-1e308, 1e308),
+        (1e-300, 2e-300),
+    ] {
+        assert!(ticks(low, high, Scale::Linear).len() <= 11, "{low}..{high}");
+        assert!(ticks(low.abs(), high.abs(), Scale::Log).len() <= 2000);
     }
 }
 

@@ -1,6 +1,6 @@
 //! `failures.csv`: failures grouped by endpoint and message, as Locust writes them.
 
-use super::locust::csv_writer;
+use super::locust::{csv_writer, text_cell};
 use super::ResultFile;
 use crate::engine::RunResult;
 
@@ -26,8 +26,8 @@ impl ResultFile for FailuresCsv {
         for error in &run.stats.errors {
             out.write_record([
                 error.method.as_str(),
-                &error.name,
-                &error.message,
+                &text_cell(&error.name),
+                &text_cell(&error.message),
                 &error.occurrences.to_string(),
                 &utc_timestamp(error.first_seen),
                 &utc_timestamp(error.last_seen),

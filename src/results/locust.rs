@@ -197,6 +197,23 @@ pub fn py_float(x: f64) -> String {
     }
 }
 
+/// A text cell (a name, a message) that a spreadsheet would run as a
+/// formula gets a leading `'`, as OWASP advises; so does one that already
+/// starts with `'`, so that [`read_text_cell`] gives back exactly what was
+/// written. Names starting with `/`, as URL paths do, are never touched, so
+/// Locust's own files stay byte for byte.
+pub fn text_cell(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r' | '\'') => format!("'{text}").into(),
+        _ => text.into(),
+    }
+}
+
+/// The text [`text_cell`] wrote.
+pub fn read_text_cell(cell: &str) -> &str {
+    cell.strip_prefix('\'').unwrap_or(cell)
+}
+
 /// Python's csv writer: CRLF line ends, quotes only where needed.
 pub fn csv_writer<W: std::io::Write>(out: W) -> csv::Writer<W> {
     csv::WriterBuilder::new()
@@ -237,6 +254,25 @@ mod tests {
             .map(|&p| percentile(&buckets, 10, p))
             .collect();
         assert_eq!(got, [1, 2, 2, 90, 90, 90]);
+    }
+
+    #[test]
+    fn formula_cells_are_neutralised_and_read_back_exactly() {
+        for text in [
+            "=SUM(1,2)",
+            "=cmd|' /C calc'!A0",
+            "+1",
+            "-1",
+            "@x",
+            "'quoted",
+            "\tx",
+        ] {
+            let cell = text_cell(text);
+            assert!(cell.starts_with('\''), "{cell}");
+            assert_eq!(read_text_cell(&cell), text);
+        }
+        assert_eq!(text_cell("/products/[id]/"), "/products/[id]/");
+        assert_eq!(text_cell("Aggregated"), "Aggregated");
     }
 
     #[test]

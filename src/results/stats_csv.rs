@@ -1,7 +1,7 @@
 //! `stats.csv`: Locust's request statistics, one row per endpoint and the
 //! `Aggregated` total last.
 
-use super::locust::{csv_writer, py_float, LocustRow, PERCENTILE_HEADERS};
+use super::locust::{csv_writer, py_float, text_cell, LocustRow, PERCENTILE_HEADERS};
 use super::ResultFile;
 use crate::engine::RunResult;
 use crate::metrics::EndpointStats;
@@ -50,7 +50,7 @@ fn row(method: &str, name: &str, stats: &EndpointStats, seconds: f64) -> Vec<Str
     };
     let mut cells = vec![
         method.to_owned(),
-        name.to_owned(),
+        text_cell(name).into_owned(),
         stats.requests.to_string(),
         stats.failures.to_string(),
         locust.median.to_string(),

@@ -69,6 +69,43 @@ pub struct ScheduleSummary {
 }
 
 impl RunSummary {
+    /// Whether these numbers could have come from a run; what reads a
+    /// summary.json back calls this before using any of them.
+    pub fn check(&self) -> Result<(), String> {
+        let max = crate::bounds::MAX_DURATION.as_secs_f64();
+        for (what, value) in [
+            ("duration_secs", self.duration_secs),
+            ("elapsed_secs", self.elapsed_secs),
+            ("measured_secs", self.measured_secs),
+        ] {
+            if !(value.is_finite() && (0.0..=max).contains(&value)) {
+                return Err(format!(
+                    "run.{what} is {value}: expected seconds between 0 and 30 days"
+                ));
+            }
+        }
+        if !(self.spawn_rate.is_finite() && self.spawn_rate >= 0.0) {
+            return Err(format!(
+                "run.spawn_rate is {}: expected users per second",
+                self.spawn_rate
+            ));
+        }
+        if self.users > crate::bounds::MAX_USERS {
+            return Err(format!(
+                "run.users is {}: over the limit of {}",
+                self.users,
+                crate::bounds::MAX_USERS
+            ));
+        }
+        if self.requests > crate::bounds::MAX_COUNT || self.failures > self.requests {
+            return Err(format!(
+                "run.failures is {} of {} requests",
+                self.failures, self.requests
+            ));
+        }
+        Ok(())
+    }
+
     pub fn of(run: &RunResult, commit: Option<String>) -> Self {
         Self {
             scenario: run.scenario.clone(),

@@ -91,6 +91,8 @@ fn request_row(
     seconds: f64,
     column: usize,
 ) {
+    // One row per line, whatever a captured name holds.
+    let name = crate::text::one_line(name);
     let row = LocustRow::of(stats);
     let ratio = if stats.requests > 0 {
         stats.failures as f64 / stats.requests as f64 * 100.0
@@ -155,6 +157,7 @@ fn percentile_row(
     stats: &EndpointStats,
     name_width: usize,
 ) {
+    let name = crate::text::one_line(name);
     let Some(values) = LocustRow::of(stats)
         .percentiles
         .filter(|_| stats.timed() > 0)
@@ -182,7 +185,10 @@ fn error_report(out: &mut String, run: &RunResult, name_width: usize) {
             out,
             "{:<18} {:<100}",
             error.occurrences,
-            format!("{} {}: {}", error.method, error.name, error.message)
+            crate::text::one_line(&format!(
+                "{} {}: {}",
+                error.method, error.name, error.message
+            ))
         );
     }
     let _ = writeln!(out, "{separator}");

@@ -83,6 +83,10 @@ pub fn compile(
         "env".into(),
         minijinja::Value::from_serialize(&compiler.env_values),
     );
+    let mut secrets = crate::text::Secrets::default();
+    for value in compiler.env_values.values() {
+        secrets.add(value);
+    }
     let Compiler { d, templates, .. } = compiler;
     let (Some(host), Some(load)) = (host, load) else {
         return d.into_result(unreachable_scenario());
@@ -94,13 +98,15 @@ pub fn compile(
     d.into_result(Scenario {
         path: path.to_owned(),
         name,
-        host,
+        host: host.url,
         load,
         users,
         globals,
         templates: Arc::new(templates),
         gate,
         tls,
+        credentials: host.credentials.inspect(|c| secrets.add_credentials(c)),
+        secrets,
     })
 }
 
@@ -126,6 +132,8 @@ fn unreachable_scenario() -> Scenario {
         templates: Arc::new(Templates::default()),
         gate: Default::default(),
         tls: Tls::default(),
+        credentials: None,
+        secrets: Default::default(),
     }
 }
 
@@ -415,7 +423,7 @@ impl Compiler<'_> {
                 .parent()
                 .unwrap_or(Path::new("."))
                 .join(ca.get_ref());
-            let certificates = std::fs::read(&file)
+            let certificates = crate::bounds::read_file(&file, crate::bounds::MAX_TEXT_FILE)
                 .map_err(|e| format!("cannot read the CA file {}: {e}", file.display()))
                 .and_then(|pem| {
                     CertificateDer::pem_slice_iter(&pem)
@@ -589,6 +597,24 @@ impl Compiler<'_> {
                             path.get_ref()
                         ),
                     );
+                } else if let Some(bad) = super::template::literal_text(path.get_ref())
+                    .chars()
+                    .find(|c| {
+                        !c.is_ascii()
+                            || c.is_whitespace()
+                            || c.is_control()
+                            || matches!(c, '"' | '<' | '>' | '\\' | '^' | '`' | '{' | '|' | '}')
+                    })
+                {
+                    self.d.error(
+                        Some(path.span()),
+                        format!(
+                            "path `{}` contains {}, which a request line cannot carry: percent-encode it ({})",
+                            crate::text::one_line(path.get_ref()),
+                            if bad == ' ' { "a space".to_owned() } else { format!("{bad:?}") },
+                            percent_encoding::utf8_percent_encode(&bad.to_string(), percent_encoding::NON_ALPHANUMERIC)
+                        ),
+                    );
                 }
                 (method.clone(), self.text(path, &scope))
             }
@@ -663,6 +689,16 @@ impl Compiler<'_> {
                     HeaderName::from_bytes(name.as_bytes())
                         .map_err(|_| format!("invalid header name `{name}`")),
                 );
+                if let Some(bad) = super::template::literal_text(value.get_ref())
+                    .chars()
+                    .find(|c| (c.is_control() && *c != '\t') || *c == '\u{7f}')
+                {
+                    // A CR or LF would end the header early and smuggle the rest in.
+                    self.d.error(
+                        Some(value.span()),
+                        format!("header `{name}` contains the control character {bad:?}, which no header value may carry"),
+                    );
+                }
                 let text = self.text(value, scope);
                 Some((header?, text))
             })
@@ -1195,6 +1231,49 @@ headers = { Authorization = "Bearer {{ token }}", X-Key = "{{ env.TOKEN }}" }
     fn invalid_host_is_reported() {
         let source = MINIMAL.replace("http://127.0.0.1:8089", "127.0.0.1:8089");
         assert!(first_message(&source).contains("invalid host"));
+    }
+
+    #[test]
+    fn static_mistakes_that_would_fail_every_request_are_reported() {
+        let cases = [
+            (
+                "get = \"/\"",
+                "get = \"/{{ 1 | nosuchfilter }}\"",
+                "unknown filter `nosuchfilter`",
+            ),
+            ("get = \"/\"", "get = \"/a b\"", "contains a space"),
+            ("get = \"/\"", "get = \"/a/{{ 1 }} x\"", "contains a space"),
+            (
+                "get = \"/\"",
+                "get = \"/\"\n    headers = { X-A = \"a\\r\\nX-B: b\" }",
+                "control character '\\r'",
+            ),
+            (
+                "http://127.0.0.1:8089",
+                "http://127.0.0.1:8089/api",
+                "has a path",
+            ),
+        ];
+        for (from, to, expected) in cases {
+            let message = first_message(&MINIMAL.replace(from, to));
+            assert!(message.contains(expected), "{to}: {message}");
+        }
+        // A template's own spaces are fine.
+        assert!(compile_str(&MINIMAL.replace("get = \"/\"", "get = \"/{{ 1 + 2 }}\"")).is_ok());
+    }
+
+    #[test]
+    fn host_credentials_become_basic_auth_and_secrets() {
+        let scenario = compile_str(&MINIMAL.replace("http://", "http://admin:hunter22@")).unwrap();
+        assert_eq!(scenario.host.as_str(), "http://127.0.0.1:8089/");
+        assert_eq!(scenario.credentials.as_deref(), Some("admin:hunter22"));
+        assert_eq!(scenario.secrets.redact("pw hunter22"), "pw ***");
+        let message = first_message(
+            &MINIMAL
+                .replace("http://", "http://admin:hunter22@")
+                .replace("8089", "8089/x"),
+        );
+        assert!(!message.contains("hunter22"), "{message}");
     }
 
     #[test]

@@ -38,6 +38,11 @@ pub struct Scenario {
     /// The `[gate]` table: how this scenario's runs are judged.
     pub gate: crate::gate::rules::Rules,
     pub tls: Tls,
+    /// The host's `user:password`, sent as Basic authentication.
+    pub credentials: Option<String>,
+    /// Values no output may show: the `env` values the scenario reads and
+    /// the host's password.
+    pub secrets: crate::text::Secrets,
 }
 
 /// How an https host's certificate is checked.
@@ -283,7 +288,7 @@ pub struct FlagError {
 impl Scenario {
     /// Reads, parses and checks a scenario file.
     pub fn load(path: &Path) -> anyhow::Result<Scenario> {
-        let source = std::fs::read_to_string(path).map_err(|e| {
+        let source = crate::bounds::read_text(path, crate::bounds::MAX_TEXT_FILE).map_err(|e| {
             crate::InvalidInput(format!("cannot read scenario {}: {e}", path.display()))
         })?;
         Ok(Self::parse(path, &source)?)
@@ -295,10 +300,15 @@ impl Scenario {
 
     pub fn apply(&mut self, overrides: &Overrides) -> Result<(), FlagError> {
         if let Some(host) = &overrides.host {
-            self.host = parse_host(host).map_err(|message| FlagError {
+            let host = parse_host(host).map_err(|message| FlagError {
                 flag: "--host",
                 message,
             })?;
+            self.host = host.url;
+            if let Some(credentials) = host.credentials {
+                self.secrets.add_credentials(&credentials);
+                self.credentials = Some(credentials);
+            }
         }
         let staged = |flag| {
             FlagError {
@@ -362,14 +372,48 @@ impl Scenario {
 }
 
 /// A host is an http or https URL with no path beyond `/`.
-pub fn parse_host(text: &str) -> Result<url::Url, String> {
-    let url = url::Url::parse(text).map_err(|e| {
-        format!("invalid host `{text}` ({e}): expected a URL such as http://127.0.0.1:8000")
+/// A host URL, its `user:password@` taken out of it: the URL is shown in
+/// every output, the credentials go only into an `Authorization: Basic`
+/// header, as `requests` sends them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Host {
+    pub url: url::Url,
+    /// `user:password` as written (percent-decoded).
+    pub credentials: Option<String>,
+}
+
+pub fn parse_host(text: &str) -> Result<Host, String> {
+    let shown = crate::text::without_userinfo(text);
+    let mut url = url::Url::parse(text).map_err(|e| {
+        format!("invalid host `{shown}` ({e}): expected a URL such as http://127.0.0.1:8000")
     })?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err(format!("invalid host `{text}`: expected an http:// or https:// URL such as http://127.0.0.1:8000"));
+        return Err(format!("invalid host `{shown}`: expected an http:// or https:// URL such as http://127.0.0.1:8000"));
     }
-    Ok(url)
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        // Locust would prefix the path to every request; silently dropping it
+        // would send every request somewhere else.
+        return Err(format!(
+            "host `{shown}` has a path, query or fragment: give only scheme, host and port (http://127.0.0.1:8000) and write the path `{}` into each step's path",
+            url.path()
+        ));
+    }
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let credentials = (!url.username().is_empty() || url.password().is_some()).then(|| {
+        format!(
+            "{}:{}",
+            decode(url.username()),
+            decode(url.password().unwrap_or(""))
+        )
+    });
+    // Infallible for http(s) URLs with a host.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    Ok(Host { url, credentials })
 }
 
 /// Durations are written the way humans write them: `30s`, `2m`, `1m30s`,

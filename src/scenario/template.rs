@@ -130,6 +130,32 @@ impl Templates {
         self.env
             .add_template_owned(name.to_string(), source.to_owned())
             .map_err(|e| format!("invalid template `{source}`: {}", describe(&e)))?;
+        // minijinja finds an unknown filter or test only when it renders,
+        // which would fail every request of the run.
+        for (kind, name) in filters_and_tests(source) {
+            let (probe, unknown) = match kind {
+                Use::Filter => (
+                    format!("{{{{ none | {name} }}}}"),
+                    minijinja::ErrorKind::UnknownFilter,
+                ),
+                Use::Test => (
+                    format!("{{{{ none is {name} }}}}"),
+                    minijinja::ErrorKind::UnknownTest,
+                ),
+            };
+            if let Err(e) = self.env.render_str(&probe, ()) {
+                if e.kind() == unknown {
+                    let what = if kind == Use::Filter {
+                        "filter"
+                    } else {
+                        "test"
+                    };
+                    return Err(format!(
+                        "unknown {what} `{name}` in `{source}`: the built-in {what}s are listed at https://docs.rs/minijinja/latest/minijinja/{what}s/"
+                    ));
+                }
+            }
+        }
         Ok(Text::Template {
             name,
             source: source.into(),
@@ -164,6 +190,100 @@ impl Templates {
                 .unwrap_or_default(),
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Use {
+    Filter,
+    Test,
+}
+
+/// The filters (`| name`) and tests (`is [not] name`) inside a template's
+/// `{{ }}` and `{% %}` blocks, string literals skipped.
+fn filters_and_tests(source: &str) -> Vec<(Use, String)> {
+    let bytes = source.as_bytes();
+    let ident = |from: usize| -> (usize, &str) {
+        let start = from
+            + bytes[from..]
+                .iter()
+                .take_while(|b| b.is_ascii_whitespace())
+                .count();
+        let len = bytes[start..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+            .count();
+        (start + len, &source[start..start + len])
+    };
+    let mut found = Vec::new();
+    let mut i = 0;
+    let mut in_block = false;
+    while i < bytes.len() {
+        let pair = &bytes[i..(i + 2).min(bytes.len())];
+        if !in_block {
+            in_block = pair == b"{{" || pair == b"{%";
+            i += if in_block { 2 } else { 1 };
+            continue;
+        }
+        match bytes[i] {
+            _ if pair == b"}}" || pair == b"%}" => {
+                in_block = false;
+                i += 2;
+            }
+            quote @ (b'"' | b'\'') => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != quote {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'|' => {
+                let (end, name) = ident(i + 1);
+                if !name.is_empty() {
+                    found.push((Use::Filter, name.to_owned()));
+                }
+                i = end.max(i + 1);
+            }
+            b'i' if bytes[i..].starts_with(b"is")
+                && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_'))
+                && bytes.get(i + 2).is_some_and(|b| b.is_ascii_whitespace()) =>
+            {
+                let (mut end, mut name) = ident(i + 2);
+                if name == "not" {
+                    (end, name) = ident(end);
+                }
+                if !name.is_empty() {
+                    found.push((Use::Test, name.to_owned()));
+                }
+                i = end.max(i + 2);
+            }
+            _ => i += 1,
+        }
+    }
+    found
+}
+
+/// What a template sends as written: its text outside `{{ }}`, `{% %}`, `{# #}`.
+pub fn literal_text(source: &str) -> String {
+    let mut out = String::new();
+    let mut rest = source;
+    while let Some(open) = ["{{", "{%", "{#"]
+        .iter()
+        .filter_map(|o| rest.find(o).map(|i| (i, *o)))
+        .min()
+    {
+        out.push_str(&rest[..open.0]);
+        let close = match open.1 {
+            "{{" => "}}",
+            "{%" => "%}",
+            _ => "#}",
+        };
+        rest = match rest[open.0 + 2..].find(close) {
+            Some(end) => &rest[open.0 + 2 + end + 2..],
+            None => "",
+        };
+    }
+    out.push_str(rest);
+    out
 }
 
 fn has_template_syntax(source: &str) -> bool {
@@ -225,6 +345,37 @@ mod tests {
             templates.variables(&text),
             BTreeSet::from(["env.TOKEN".to_owned()])
         );
+    }
+
+    #[test]
+    fn unknown_filters_and_tests_are_reported_at_compile_time() {
+        let mut templates = Templates::default();
+        let error = templates.compile("{{ 1 | nosuchfilter }}").unwrap_err();
+        assert!(error.contains("unknown filter `nosuchfilter`"), "{error}");
+        let error = templates.compile("{{ x is not nosuchtest }}").unwrap_err();
+        assert!(error.contains("unknown test `nosuchtest`"), "{error}");
+        for fine in [
+            "{{ name | upper | default('a|b') }}",
+            "{{ x is defined }}",
+            "{{ 'this is odd' }}",
+            "{% if x is number %}{{ x | string }}{% endif %}",
+            "a | b {{ id }}",
+        ] {
+            assert!(templates.compile(fine).is_ok(), "{fine}");
+        }
+        assert_eq!(
+            filters_and_tests("{{ a | tojson }} | x {{ 'y | z' is q }}"),
+            vec![(Use::Filter, "tojson".into()), (Use::Test, "q".into())]
+        );
+    }
+
+    #[test]
+    fn literal_text_is_what_lies_outside_blocks() {
+        assert_eq!(
+            literal_text("/a/{{ x y }}/b{% if z %}c{% endif %}{# n #}"),
+            "/a//bc"
+        );
+        assert_eq!(literal_text("/plain path"), "/plain path");
     }
 
     #[test]
