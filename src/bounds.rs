@@ -70,8 +70,18 @@ pub fn rate(value: f64, what: &str) -> Result<f64, String> {
         Ok(value)
     } else {
         Err(format!(
-            "{what} must be between {MIN_RATE:.1e} (one in 30 days) and {MAX_RATE:.0} per second, got {value}"
+            "{what} must be between {MIN_RATE:.1e} (one in 30 days) and {MAX_RATE:.0} per second, got {}",
+            readable(value)
         ))
+    }
+}
+
+/// A number as a message shows it: `1e-300`, not three hundred zeros.
+pub fn readable(value: f64) -> String {
+    if value == 0.0 || (1e-4..1e15).contains(&value.abs()) {
+        value.to_string()
+    } else {
+        format!("{value:e}")
     }
 }
 
@@ -83,6 +93,16 @@ pub fn too_long(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn messages_show_absurd_numbers_briefly() {
+        assert_eq!(readable(2.5), "2.5");
+        assert_eq!(readable(1e-300), "1e-300");
+        assert_eq!(readable(-1e20), "-1e20");
+        assert!(rate(1e-300, "spawn_rate")
+            .unwrap_err()
+            .ends_with("got 1e-300"));
+    }
 
     #[test]
     fn seconds_refuse_what_would_overflow() {

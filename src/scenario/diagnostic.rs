@@ -10,8 +10,15 @@ pub struct Diagnostic {
     pub line: usize,
     pub column: usize,
     pub message: String,
-    source_line: String,
+    /// The line, or the part of a long one around the column.
+    excerpt: String,
+    /// Where the caret goes under `excerpt`, from 1.
+    caret: usize,
 }
+
+/// Longer lines are shown cut around the column: a generated one-line file
+/// must not print megabytes, nor a caret past what `format!` can pad.
+const MAX_EXCERPT: usize = 120;
 
 /// Everything wrong with a scenario file; displays as `file:line:column: message`
 /// followed by the offending line and a caret, the way compilers do.
@@ -35,17 +42,17 @@ impl fmt::Display for ScenarioError {
                 d.column,
                 d.message
             )?;
-            if !d.source_line.trim().is_empty() {
+            if !d.excerpt.trim().is_empty() {
                 let gutter = d.line.to_string().len();
                 write!(
                     f,
                     "\n{:gutter$} |\n{} | {}\n{:gutter$} | {:>col$}",
                     "",
                     d.line,
-                    d.source_line,
+                    d.excerpt,
                     "",
                     "^",
-                    col = d.column
+                    col = d.caret
                 )?;
             }
         }
@@ -75,16 +82,14 @@ impl<'a> Diagnostics<'a> {
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
         let column = self.source[line_start..offset].chars().count() + 1;
-        let source_line = self.source[line_start..]
-            .lines()
-            .next()
-            .unwrap_or("")
-            .to_owned();
+        let source_line = self.source[line_start..].lines().next().unwrap_or("");
+        let (excerpt, caret) = excerpt(source_line, column);
         self.found.push(Diagnostic {
             line,
             column,
-            message: message.into(),
-            source_line,
+            message: shortened(message.into()),
+            excerpt,
+            caret,
         });
     }
 
@@ -98,6 +103,39 @@ impl<'a> Diagnostics<'a> {
             })
         }
     }
+}
+
+/// A message quoting a huge key or value is cut in its middle.
+fn shortened(message: String) -> String {
+    const KEEP: usize = 240;
+    if message.chars().count() <= 2 * KEEP + 20 {
+        return message;
+    }
+    let head: String = message.chars().take(KEEP).collect();
+    let tail: Vec<char> = message.chars().rev().take(KEEP).collect();
+    format!("{head} … {}", tail.into_iter().rev().collect::<String>())
+}
+
+/// `line` whole when it is short, else [`MAX_EXCERPT`] characters around
+/// `column` with `…` where it was cut; and the caret's column in it.
+fn excerpt(line: &str, column: usize) -> (String, usize) {
+    let length = line.chars().count();
+    if length <= MAX_EXCERPT {
+        return (line.to_owned(), column);
+    }
+    let start = column
+        .saturating_sub(MAX_EXCERPT / 2)
+        .min(length - MAX_EXCERPT);
+    let mut excerpt: String = line.chars().skip(start).take(MAX_EXCERPT).collect();
+    let mut caret = column - start;
+    if start > 0 {
+        excerpt.insert(0, '…');
+        caret += 1;
+    }
+    if start + MAX_EXCERPT < length {
+        excerpt.push('…');
+    }
+    (excerpt, caret)
 }
 
 /// Turns toml's parse error into our diagnostic, adding the nearest valid key
@@ -122,6 +160,10 @@ fn unknown_field_suggestion(message: &str) -> Option<String> {
 /// The candidate closest to `word` by edit distance, if any is close enough to
 /// be a plausible typo.
 pub fn nearest<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
+    // No key is this long; comparing a huge one would only cost time.
+    if word.len() > 200 {
+        return None;
+    }
     candidates
         .iter()
         .map(|c| (edit_distance(word, c), *c))
@@ -179,6 +221,27 @@ mod tests {
             (2, 4)
         );
         assert!(error.to_string().starts_with("s.toml:2:4: bad"));
+    }
+
+    #[test]
+    fn a_long_line_is_shown_cut_around_the_column() {
+        let source = format!("[gate]\n{} = 1\n", "k".repeat(70_000));
+        let mut d = Diagnostics::new(Path::new("r.toml"), &source);
+        d.error(Some(7 + 70_001..7 + 70_002), "bad");
+        let shown = d.into_result(()).unwrap_err().to_string();
+        assert!(shown.starts_with("r.toml:2:70002: bad"), "{shown}");
+        assert!(shown.len() < 1000, "{} bytes", shown.len());
+        let lines: Vec<&str> = shown.lines().collect();
+        assert!(lines[2].ends_with(&format!("…{} = 1", "k".repeat(MAX_EXCERPT - 4))));
+        // The caret sits under the `=`.
+        let caret = lines[3].chars().count() - 1;
+        assert_eq!(lines[2].chars().nth(caret), Some('='), "{shown}");
+
+        let mut d = Diagnostics::new(Path::new("r.toml"), "a = 1");
+        d.error(None, format!("unknown field `{}`", "k".repeat(100_000)));
+        let shown = d.into_result(()).unwrap_err().to_string();
+        assert!(shown.contains("kkk … kkk") && shown.len() < 1000, "{shown}");
+        assert!(shown.lines().next().unwrap().ends_with("kkk`"), "{shown}");
     }
 
     #[test]
