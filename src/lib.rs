@@ -53,6 +53,9 @@ pub mod results;
 pub mod scenario;
 pub mod text;
 
+#[cfg(test)]
+mod mutation;
+
 use std::process::ExitCode;
 
 /// Bad input from the user: flags, scenario, baseline. Exit code 2.

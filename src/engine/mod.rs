@@ -1,14 +1,14 @@
 //! The swarm: users started at the spawn rate, run for a fixed time, stopped,
 //! and everything they did recorded.
 
-mod cookies;
+pub(crate) mod cookies;
 pub mod http;
 pub mod limits;
 pub mod schedule;
 pub mod shape;
 pub mod target;
 mod user;
-mod wire;
+pub(crate) mod wire;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -699,7 +699,7 @@ pub fn read_failures(path: &Path) -> anyhow::Result<Vec<FailureRow>> {
 
 /// What `report DIR` needs from summary.json.
 #[derive(Deserialize)]
-struct SavedSummary {
+pub(crate) struct SavedSummary {
     run: Option<RunSummary>,
     verdict: Verdict,
     #[serde(default)]
@@ -725,7 +725,7 @@ fn check_curve(curve: &[(f64, f64)]) -> Option<String> {
 }
 
 /// A summary.json as `report DIR` reads it back, its numbers checked.
-fn parse_saved_summary(bytes: &[u8]) -> Result<SavedSummary, String> {
+pub(crate) fn parse_saved_summary(bytes: &[u8]) -> Result<SavedSummary, String> {
     let summary: SavedSummary =
         serde_json::from_slice(bytes).map_err(|e| format!("summary.json is not readable: {e}"))?;
     if let Some(run) = &summary.run {

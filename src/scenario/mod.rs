@@ -295,7 +295,16 @@ impl Scenario {
     }
 
     pub fn parse(path: &Path, source: &str) -> Result<Scenario, ScenarioError> {
-        compile::compile(path, source, &|name| std::env::var(name).ok())
+        Self::parse_with_env(path, source, &|name| std::env::var(name).ok())
+    }
+
+    /// [`Scenario::parse`] with `env` in place of the process's environment.
+    pub(crate) fn parse_with_env(
+        path: &Path,
+        source: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Scenario, ScenarioError> {
+        compile::compile(path, source, env)
     }
 
     pub fn apply(&mut self, overrides: &Overrides) -> Result<(), FlagError> {
