@@ -4,8 +4,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -29,68 +29,43 @@ enum Hostility {
 }
 
 fn serve(hostility: Hostility) -> String {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { break };
-            std::thread::spawn(move || serve_connection(stream, hostility));
-        }
-    });
-    url
+    let address = common::serve_raw(move |_, served, stream| answer(hostility, served, stream));
+    format!("http://{address}")
 }
 
-fn serve_connection(stream: TcpStream, hostility: Hostility) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut writer = stream;
-    let mut served = 0u64;
-    loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-            return;
+/// Answers one request the hostile way; false closes the connection.
+fn answer(hostility: Hostility, served: u64, writer: &mut TcpStream) -> bool {
+    let ok = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 10\r\n";
+    let written = match hostility {
+        Hostility::Silent => {
+            // Holds the connection open until the client goes away.
+            let _ = writer.read(&mut [0; 1]);
+            return false;
         }
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                break;
+        Hostility::EndlessBody => {
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+            if writer.write_all(head.as_bytes()).is_err() {
+                return false;
             }
+            let chunk = format!("4000\r\n{}\r\n", "x".repeat(0x4000));
+            while writer.write_all(chunk.as_bytes()).is_ok() {}
+            return false;
         }
-        served += 1;
-        let ok = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 10\r\n";
-        let written = match hostility {
-            Hostility::Silent => {
-                // Holds the connection open until the client goes away.
-                let mut rest = String::new();
-                let _ = reader.read_line(&mut rest);
-                return;
-            }
-            Hostility::EndlessBody => {
-                let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
-                if writer.write_all(head.as_bytes()).is_err() {
-                    return;
-                }
-                let chunk = format!("4000\r\n{}\r\n", "x".repeat(0x4000));
-                while writer.write_all(chunk.as_bytes()).is_ok() {}
-                return;
-            }
-            Hostility::HugeMaxAge => writer.write_all(
-                format!("{ok}Set-Cookie: a=b; Max-Age=9223372036854775807\r\nSet-Cookie: c=d; Expires=Fri, 31 Dec 9999 23:59:59 GMT\r\n\r\n{{\"ok\": 1}} ").as_bytes(),
-            ),
-            Hostility::RedirectLoop => writer.write_all(
-                b"HTTP/1.1 302 Found\r\nLocation: /loop\r\nContent-Length: 0\r\n\r\n",
-            ),
-            Hostility::Fine => writer.write_all(format!("{ok}\r\n{{\"ok\": 1}} ").as_bytes()),
-            Hostility::CookieFlood => {
-                let cookies: String = (0..90)
-                    .map(|i| format!("Set-Cookie: c{served}_{i}={}\r\n", "v".repeat(100)))
-                    .collect();
-                writer.write_all(format!("{ok}{cookies}\r\n{{\"ok\": 1}} ").as_bytes())
-            }
-        };
-        if written.is_err() {
-            return;
+        Hostility::HugeMaxAge => writer.write_all(
+            format!("{ok}Set-Cookie: a=b; Max-Age=9223372036854775807\r\nSet-Cookie: c=d; Expires=Fri, 31 Dec 9999 23:59:59 GMT\r\n\r\n{{\"ok\": 1}} ").as_bytes(),
+        ),
+        Hostility::RedirectLoop => writer.write_all(
+            b"HTTP/1.1 302 Found\r\nLocation: /loop\r\nContent-Length: 0\r\n\r\n",
+        ),
+        Hostility::Fine => writer.write_all(format!("{ok}\r\n{{\"ok\": 1}} ").as_bytes()),
+        Hostility::CookieFlood => {
+            let cookies: String = (0..90)
+                .map(|i| format!("Set-Cookie: c{served}_{i}={}\r\n", "v".repeat(100)))
+                .collect();
+            writer.write_all(format!("{ok}{cookies}\r\n{{\"ok\": 1}} ").as_bytes())
         }
-    }
+    };
+    written.is_ok()
 }
 
 struct Outcome {

@@ -5,8 +5,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{Ipv4Addr, TcpListener};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use common::{assert_no_panic, write_scenario};
@@ -19,45 +18,22 @@ const HOSTILE: &str = "\\n::error title=owned::owned\\u001b[31m";
 /// Answers every request with a JSON body holding hostile text; paths under
 /// /fail get a 500 whose reason phrase starts a workflow command.
 fn serve() -> String {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    let url = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { break };
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut writer = stream;
-                loop {
-                    let mut request_line = String::new();
-                    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    loop {
-                        let mut line = String::new();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                            break;
-                        }
-                    }
-                    let body = format!(
-                        "{{\"next\": \"{HOSTILE}\", \"formula\": \"=SUM(1,2)\", \"cmd\": \"=cmd|' /C calc'!A0\"}}"
-                    );
-                    let status = if request_line.contains(" /fail") {
-                        "500 ::error title=reason::owned"
-                    } else {
-                        "200 OK"
-                    };
-                    let response = format!(
-                        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-                        body.len()
-                    );
-                    if writer.write_all(response.as_bytes()).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
+    let address = common::serve_raw(|request_line, _, stream| {
+        let body = format!(
+            "{{\"next\": \"{HOSTILE}\", \"formula\": \"=SUM(1,2)\", \"cmd\": \"=cmd|' /C calc'!A0\"}}"
+        );
+        let status = if request_line.contains(" /fail") {
+            "500 ::error title=reason::owned"
+        } else {
+            "200 OK"
+        };
+        let response = format!(
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(response.as_bytes()).is_ok()
     });
-    url
+    address.to_string()
 }
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {

@@ -57,6 +57,44 @@ impl Drop for DemoApi {
     }
 }
 
+/// A raw HTTP/1.1 server on loopback, for servers no framework would write:
+/// for each request `respond` gets the request line, how many requests the
+/// connection carried before it, and the socket; false closes the connection.
+pub fn serve_raw<F>(respond: F) -> SocketAddr
+where
+    F: Fn(&str, u64, &mut std::net::TcpStream) -> bool + Send + Sync + 'static,
+{
+    use std::io::{BufRead, BufReader};
+    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let address = listener.local_addr().unwrap();
+    let respond = std::sync::Arc::new(respond);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let respond = respond.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                for served in 0.. {
+                    let mut request_line = String::new();
+                    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                            break;
+                        }
+                    }
+                    if !respond(&request_line, served, &mut stream) {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    address
+}
+
 pub fn swarmgate() -> assert_cmd::Command {
     assert_cmd::Command::cargo_bin("swarmgate").unwrap()
 }
