@@ -60,29 +60,27 @@ fn refuse(size: usize) -> bool {
     true
 }
 
+/// A new block of `layout` from `allocate`, counted; or null if refused.
+fn counted(layout: Layout, allocate: impl FnOnce() -> *mut u8) -> *mut u8 {
+    if refuse(layout.size()) {
+        return std::ptr::null_mut();
+    }
+    let block = allocate();
+    if !block.is_null() {
+        grew(layout.size());
+    }
+    block
+}
+
 // SAFETY: every call is passed on to the system allocator unchanged; the
 // bookkeeping touches only thread-local cells that never allocate.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if refuse(layout.size()) {
-            return std::ptr::null_mut();
-        }
-        let block = unsafe { System.alloc(layout) };
-        if !block.is_null() {
-            grew(layout.size());
-        }
-        block
+        counted(layout, || unsafe { System.alloc(layout) })
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if refuse(layout.size()) {
-            return std::ptr::null_mut();
-        }
-        let block = unsafe { System.alloc_zeroed(layout) };
-        if !block.is_null() {
-            grew(layout.size());
-        }
-        block
+        counted(layout, || unsafe { System.alloc_zeroed(layout) })
     }
 
     unsafe fn dealloc(&self, block: *mut u8, layout: Layout) {

@@ -28,39 +28,11 @@ use rand::{Rng, SeedableRng};
 use allocator::{ARMED, CURRENT, DUMP_PATH, LIVE, PEAK};
 use mutate::{mutate, mutate_directory, pack};
 
-/// How a parser's input is laid out: one file, or a results directory
-/// packed into one buffer (see [`pack`]).
-#[derive(Clone, Copy, PartialEq)]
-enum Shape {
-    File,
-    Directory,
-}
-
+/// A parser under test, named as its corpus directory.
 struct Parser<'a> {
     name: &'a str,
-    shape: Shape,
     /// The most a parse may hold at once, above what was live before it.
     memory_limit: usize,
-}
-
-impl<'a> Parser<'a> {
-    fn file(name: &'a str, memory_limit: usize) -> Self {
-        let shape = Shape::File;
-        Self {
-            name,
-            shape,
-            memory_limit,
-        }
-    }
-
-    fn directory(name: &'a str, memory_limit: usize) -> Self {
-        let shape = Shape::Directory;
-        Self {
-            name,
-            shape,
-            memory_limit,
-        }
-    }
 }
 
 /// Longer inputs are cut: the parsers' size limits are tested elsewhere,
@@ -72,6 +44,9 @@ const MAX_PARSE_TIME: Duration = Duration::from_secs(10);
 const MIN_MUTATIONS: usize = 200;
 
 struct Corpus {
+    /// Entries that are directories are results directories, each packed
+    /// into one buffer (see [`pack`]) and mutated a file at a time.
+    directories: bool,
     seeds: Vec<(String, Vec<u8>)>,
     crashers: Vec<(String, Vec<u8>)>,
 }
@@ -86,14 +61,16 @@ fn corpus(parser: &Parser) -> Corpus {
         .collect();
     entries.sort();
     let mut corpus = Corpus {
+        directories: entries.iter().all(|path| path.is_dir()),
         seeds: Vec::new(),
         crashers: Vec::new(),
     };
     for path in entries {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let bytes = match parser.shape {
-            Shape::File => std::fs::read(&path).unwrap(),
-            Shape::Directory => pack(&path),
+        let bytes = if corpus.directories {
+            pack(&path)
+        } else {
+            std::fs::read(&path).unwrap()
         };
         if name.starts_with("seed-") {
             corpus.seeds.push((name, bytes));
@@ -182,9 +159,10 @@ fn exercise(parser: Parser, parse: impl Fn(&[u8]) -> Result<(), String>) {
     while mutations < MIN_MUTATIONS || started.elapsed() < budget {
         let (origin, base) = all[rng.gen_range(0..all.len())];
         let other = &all[rng.gen_range(0..all.len())].1;
-        let input = match parser.shape {
-            Shape::File => mutate(&mut rng, base, other),
-            Shape::Directory => mutate_directory(&mut rng, base, other),
+        let input = if corpus.directories {
+            mutate_directory(&mut rng, base, other)
+        } else {
+            mutate(&mut rng, base, other)
         };
         check(&input, origin, false);
         mutations += 1;

@@ -16,7 +16,10 @@ fn text(input: &[u8]) -> std::borrow::Cow<'_, str> {
 #[test]
 fn scenario_parser() {
     use crate::engine::shape::{arrival_curve, ramp_up, UserPlan};
-    let parser = Parser::file("scenario", 32 << 20);
+    let parser = Parser {
+        name: "scenario",
+        memory_limit: 32 << 20,
+    };
     exercise(parser, |input| {
         let env = |_: &str| Some("s3cr3t-value".to_owned());
         let scenario = crate::scenario::Scenario::parse_with_env(
@@ -58,7 +61,10 @@ fn scenario_parser() {
 
 #[test]
 fn stats_csv_parser() {
-    let parser = Parser::file("stats_csv", 16 << 20);
+    let parser = Parser {
+        name: "stats_csv",
+        memory_limit: 16 << 20,
+    };
     exercise(parser, |input| {
         crate::gate::input::parse_stats_csv(input, Path::new("stats.csv"))
             .map(drop)
@@ -69,7 +75,10 @@ fn stats_csv_parser() {
 #[test]
 fn histograms_json_parser() {
     // A histogram as swarmgate writes it holds a few hundred KiB at most.
-    let parser = Parser::file("histograms", 64 << 20);
+    let parser = Parser {
+        name: "histograms",
+        memory_limit: 64 << 20,
+    };
     exercise(parser, |input| {
         crate::gate::input::RunStats::from_histograms(input, "histograms.json")
             .map(drop)
@@ -79,7 +88,10 @@ fn histograms_json_parser() {
 
 #[test]
 fn summary_json_parser() {
-    let parser = Parser::file("summary", 16 << 20);
+    let parser = Parser {
+        name: "summary",
+        memory_limit: 16 << 20,
+    };
     exercise(parser, |input| {
         crate::report::parse_saved_summary(input).map(drop)
     });
@@ -87,7 +99,10 @@ fn summary_json_parser() {
 
 #[test]
 fn rules_parser() {
-    let parser = Parser::file("rules", 16 << 20);
+    let parser = Parser {
+        name: "rules",
+        memory_limit: 16 << 20,
+    };
     exercise(parser, |input| {
         crate::gate::rules::Rules::parse(Path::new("rules.toml"), &text(input))
             .map(drop)
@@ -97,7 +112,10 @@ fn rules_parser() {
 
 #[test]
 fn history_parser() {
-    let parser = Parser::file("history", 16 << 20);
+    let parser = Parser {
+        name: "history",
+        memory_limit: 16 << 20,
+    };
     exercise(parser, |input| {
         crate::history::parse(input, Path::new("history.csv"))
             .map(drop)
@@ -108,7 +126,10 @@ fn history_parser() {
 #[test]
 fn response_parser() {
     use crate::engine::wire::{parse_head, Chunks, Framing};
-    let parser = Parser::file("response", 4 << 20);
+    let parser = Parser {
+        name: "response",
+        memory_limit: 4 << 20,
+    };
     exercise(parser, |input| {
         for method in [hyper::Method::GET, hyper::Method::HEAD] {
             let mut buffer = bytes::BytesMut::from(input);
@@ -141,7 +162,10 @@ fn response_parser() {
 
 #[test]
 fn cookie_parser() {
-    let parser = Parser::file("cookies", 4 << 20);
+    let parser = Parser {
+        name: "cookies",
+        memory_limit: 4 << 20,
+    };
     exercise(parser, |input| {
         let mut jar = crate::engine::cookies::CookieJar::default();
         for line in text(input).lines() {
@@ -154,7 +178,10 @@ fn cookie_parser() {
 
 #[test]
 fn report_renderer() {
-    let parser = Parser::directory("report", 64 << 20);
+    let parser = Parser {
+        name: "report",
+        memory_limit: 64 << 20,
+    };
     let dir = tempfile::tempdir().unwrap();
     exercise(parser, |input| {
         for name in DIRECTORY_FILES {
