@@ -28,13 +28,6 @@ use rand::{Rng, SeedableRng};
 use allocator::{ARMED, CURRENT, DUMP_PATH, LIVE, PEAK};
 use mutate::{mutate, mutate_directory, pack};
 
-/// A parser under test, named as its corpus directory.
-struct Parser<'a> {
-    name: &'a str,
-    /// The most a parse may hold at once, above what was live before it.
-    memory_limit: usize,
-}
-
 /// Longer inputs are cut: the parsers' size limits are tested elsewhere,
 /// and short inputs are where the mutations bite.
 const MAX_INPUT: usize = 256 << 10;
@@ -51,10 +44,10 @@ struct Corpus {
     crashers: Vec<(String, Vec<u8>)>,
 }
 
-fn corpus(parser: &Parser) -> Corpus {
+fn corpus(name: &str) -> Corpus {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/corpus")
-        .join(parser.name);
+        .join(name);
     let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| entry.expect("a corpus entry").path())
@@ -86,13 +79,20 @@ fn corpus(parser: &Parser) -> Corpus {
     corpus
 }
 
-/// Runs `parse` on the corpus and then on mutations of it until the time
-/// budget is spent; panics naming the saved input at the first failure.
-fn exercise(parser: Parser, parse: impl Fn(&[u8]) -> Result<(), String>) {
-    let corpus = corpus(&parser);
+/// Runs the parser `name` (its corpus directory's name) on its corpus and
+/// then on mutations of it until the time budget is spent; panics naming the
+/// saved input at the first failure. `memory_limit` is the most one parse
+/// may hold at once, above what was live before it.
+fn exercise<T, E: std::fmt::Display>(
+    name: &str,
+    memory_limit: usize,
+    parse: impl Fn(&[u8]) -> Result<T, E>,
+) {
+    let parse = |input: &[u8]| parse(input).map(drop).map_err(|e| e.to_string());
+    let corpus = corpus(name);
     let failures_dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target/mutation-failures")
-        .join(parser.name);
+        .join(name);
     std::fs::create_dir_all(&failures_dir).unwrap();
     let dump_path = std::ffi::CString::new(
         failures_dir
@@ -106,9 +106,9 @@ fn exercise(parser: Parser, parse: impl Fn(&[u8]) -> Result<(), String>) {
         std::fs::write(&path, input).unwrap();
         panic!(
             "{} parser: {what}, on {} (from {origin}); once fixed, move it to fixtures/corpus/{}/crash-…",
-            parser.name,
+            name,
             path.display(),
-            parser.name
+            name
         );
     };
     let mut worst_peak = 0;
@@ -128,11 +128,11 @@ fn exercise(parser: Parser, parse: impl Fn(&[u8]) -> Result<(), String>) {
                 input,
                 origin,
             ),
-            Ok(_) if peak > parser.memory_limit => fail(
+            Ok(_) if peak > memory_limit => fail(
                 format!(
                     "held {} KiB at once, over its limit of {} KiB",
                     peak >> 10,
-                    parser.memory_limit >> 10
+                    memory_limit >> 10
                 ),
                 input,
                 origin,
@@ -153,7 +153,7 @@ fn exercise(parser: Parser, parse: impl Fn(&[u8]) -> Result<(), String>) {
         .map(Duration::from_millis)
         .unwrap_or(Duration::from_millis(1500));
     let started = Instant::now();
-    let mut rng = SmallRng::seed_from_u64(fnv(parser.name.as_bytes()));
+    let mut rng = SmallRng::seed_from_u64(fnv(name.as_bytes()));
     let all: Vec<&(String, Vec<u8>)> = corpus.seeds.iter().chain(&corpus.crashers).collect();
     let mut mutations = 0;
     while mutations < MIN_MUTATIONS || started.elapsed() < budget {
@@ -169,7 +169,7 @@ fn exercise(parser: Parser, parse: impl Fn(&[u8]) -> Result<(), String>) {
     }
     eprintln!(
         "mutation {}: {} corpus inputs and {mutations} mutations in {:.1?}, at most {} KiB held, the slowest {slowest:.1?}",
-        parser.name,
+        name,
         all.len(),
         started.elapsed(),
         worst_peak >> 10

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
+use super::exercise;
 use super::mutate::{unpack, DIRECTORY_FILES};
-use super::{exercise, Parser};
 
 fn text(input: &[u8]) -> std::borrow::Cow<'_, str> {
     String::from_utf8_lossy(input)
@@ -16,11 +16,7 @@ fn text(input: &[u8]) -> std::borrow::Cow<'_, str> {
 #[test]
 fn scenario_parser() {
     use crate::engine::shape::{arrival_curve, ramp_up, UserPlan};
-    let parser = Parser {
-        name: "scenario",
-        memory_limit: 32 << 20,
-    };
-    exercise(parser, |input| {
+    exercise("scenario", 32 << 20, |input| {
         let env = |_: &str| Some("s3cr3t-value".to_owned());
         let scenario = crate::scenario::Scenario::parse_with_env(
             Path::new("scenario.toml"),
@@ -55,82 +51,50 @@ fn scenario_parser() {
                 user.wait.after(Duration::from_millis(5), &mut rng),
             );
         }
-        Ok(())
+        Ok::<_, String>(())
     });
 }
 
 #[test]
 fn stats_csv_parser() {
-    let parser = Parser {
-        name: "stats_csv",
-        memory_limit: 16 << 20,
-    };
-    exercise(parser, |input| {
+    exercise("stats_csv", 16 << 20, |input| {
         crate::gate::input::parse_stats_csv(input, Path::new("stats.csv"))
-            .map(drop)
-            .map_err(|e| e.to_string())
     });
 }
 
 #[test]
 fn histograms_json_parser() {
     // A histogram as swarmgate writes it holds a few hundred KiB at most.
-    let parser = Parser {
-        name: "histograms",
-        memory_limit: 64 << 20,
-    };
-    exercise(parser, |input| {
+    exercise("histograms", 64 << 20, |input| {
         crate::gate::input::RunStats::from_histograms(input, "histograms.json")
-            .map(drop)
-            .map_err(|e| e.to_string())
     });
 }
 
 #[test]
 fn summary_json_parser() {
-    let parser = Parser {
-        name: "summary",
-        memory_limit: 16 << 20,
-    };
-    exercise(parser, |input| {
-        crate::report::parse_saved_summary(input).map(drop)
+    exercise("summary", 16 << 20, |input| {
+        crate::report::parse_saved_summary(input)
     });
 }
 
 #[test]
 fn rules_parser() {
-    let parser = Parser {
-        name: "rules",
-        memory_limit: 16 << 20,
-    };
-    exercise(parser, |input| {
+    exercise("rules", 16 << 20, |input| {
         crate::gate::rules::Rules::parse(Path::new("rules.toml"), &text(input))
-            .map(drop)
-            .map_err(|e| e.to_string())
     });
 }
 
 #[test]
 fn history_parser() {
-    let parser = Parser {
-        name: "history",
-        memory_limit: 16 << 20,
-    };
-    exercise(parser, |input| {
+    exercise("history", 16 << 20, |input| {
         crate::history::parse(input, Path::new("history.csv"))
-            .map(drop)
-            .map_err(|e| e.to_string())
     });
 }
 
 #[test]
 fn response_parser() {
     use crate::engine::wire::{parse_head, Chunks, Framing};
-    let parser = Parser {
-        name: "response",
-        memory_limit: 4 << 20,
-    };
-    exercise(parser, |input| {
+    exercise("response", 4 << 20, |input| {
         for method in [hyper::Method::GET, hyper::Method::HEAD] {
             let mut buffer = bytes::BytesMut::from(input);
             let Ok(Some(head)) = parse_head(&mut buffer, &method) else {
@@ -156,34 +120,26 @@ fn response_parser() {
                 );
             }
         }
-        Ok(())
+        Ok::<_, String>(())
     });
 }
 
 #[test]
 fn cookie_parser() {
-    let parser = Parser {
-        name: "cookies",
-        memory_limit: 4 << 20,
-    };
-    exercise(parser, |input| {
+    exercise("cookies", 4 << 20, |input| {
         let mut jar = crate::engine::cookies::CookieJar::default();
         for line in text(input).lines() {
             jar.store(line, "/api/items/");
         }
         let _ = (jar.header("/api/items/", false), jar.header("/", true));
-        Ok(())
+        Ok::<_, String>(())
     });
 }
 
 #[test]
 fn report_renderer() {
-    let parser = Parser {
-        name: "report",
-        memory_limit: 64 << 20,
-    };
     let dir = tempfile::tempdir().unwrap();
-    exercise(parser, |input| {
+    exercise("report", 64 << 20, |input| {
         for name in DIRECTORY_FILES {
             let _ = std::fs::remove_file(dir.path().join(name));
         }
@@ -195,8 +151,7 @@ fn report_renderer() {
                 std::fs::write(dir.path().join(name), bytes).unwrap();
             }
         }
-        crate::report::render_results_dir(dir.path(), &history)
-            .map(drop)
-            .map_err(|e| format!("{e:#}"))
+        // `{:#}`: the whole chain of what was wrong.
+        crate::report::render_results_dir(dir.path(), &history).map_err(|e| format!("{e:#}"))
     });
 }
