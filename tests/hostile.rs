@@ -26,15 +26,19 @@ enum Hostility {
     CookieFlood,
     /// 200 OK to any path.
     Fine,
+    /// A broken response of another kind for each path (see [`broken_framing`]).
+    BrokenFraming,
 }
 
 fn serve(hostility: Hostility) -> String {
-    let address = common::serve_raw(move |_, served, stream| answer(hostility, served, stream));
+    let address = common::serve_raw(move |request_line, served, stream| {
+        answer(hostility, request_line, served, stream)
+    });
     format!("http://{address}")
 }
 
 /// Answers one request the hostile way; false closes the connection.
-fn answer(hostility: Hostility, served: u64, writer: &mut TcpStream) -> bool {
+fn answer(hostility: Hostility, request_line: &str, served: u64, writer: &mut TcpStream) -> bool {
     let ok = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 10\r\n";
     let written = match hostility {
         Hostility::Silent => {
@@ -58,6 +62,12 @@ fn answer(hostility: Hostility, served: u64, writer: &mut TcpStream) -> bool {
             b"HTTP/1.1 302 Found\r\nLocation: /loop\r\nContent-Length: 0\r\n\r\n",
         ),
         Hostility::Fine => writer.write_all(format!("{ok}\r\n{{\"ok\": 1}} ").as_bytes()),
+        Hostility::BrokenFraming => {
+            let path = request_line.split(' ').nth(1).unwrap_or("/");
+            let _ = writer.write_all(&broken_framing(path));
+            // Each answer is broken for good: the connection goes with it.
+            return false;
+        }
         Hostility::CookieFlood => {
             let cookies: String = (0..90)
                 .map(|i| format!("Set-Cookie: c{served}_{i}={}\r\n", "v".repeat(100)))
@@ -66,6 +76,47 @@ fn answer(hostility: Hostility, served: u64, writer: &mut TcpStream) -> bool {
         }
     };
     written.is_ok()
+}
+
+/// The paths of [`Hostility::BrokenFraming`], each a response no client
+/// may take as a success, and the reason its failure must give.
+const BROKEN: [(&str, &str); 8] = [
+    ("/huge-head", "head is larger than 64 KiB"),
+    ("/many-headers", "more than 100 headers"),
+    ("/bad-chunk-size", "invalid chunk size `zz`"),
+    ("/endless-chunk-line", "chunk line over 4 KiB"),
+    ("/conflicting-lengths", "two different Content-Lengths"),
+    ("/short-body", "closed after 9 of 100 body bytes"),
+    ("/not-http", "not HTTP/1.1"),
+    ("/absurd-length", "invalid Content-Length"),
+];
+
+fn broken_framing(path: &str) -> Vec<u8> {
+    let ok = "HTTP/1.1 200 OK\r\n";
+    match path {
+        "/huge-head" => format!("{ok}X-Big: {}\r\n\r\n", "a".repeat(70 * 1024)).into_bytes(),
+        "/many-headers" => {
+            let headers: String = (0..150).map(|i| format!("X-{i}: {i}\r\n")).collect();
+            format!("{ok}{headers}Content-Length: 0\r\n\r\n").into_bytes()
+        }
+        "/bad-chunk-size" => {
+            format!("{ok}Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n").into_bytes()
+        }
+        "/endless-chunk-line" => format!(
+            "{ok}Transfer-Encoding: chunked\r\n\r\n{}",
+            "1".repeat(64 * 1024)
+        )
+        .into_bytes(),
+        "/conflicting-lengths" => {
+            format!("{ok}Content-Length: 5\r\nContent-Length: 7\r\n\r\nhello!!").into_bytes()
+        }
+        "/short-body" => format!("{ok}Content-Length: 100\r\n\r\nonly this").into_bytes(),
+        "/not-http" => b"SSH-2.0-OpenSSH_9.6\r\n\r\n".to_vec(),
+        "/absurd-length" => {
+            format!("{ok}Content-Length: 18446744073709551616\r\n\r\nx").into_bytes()
+        }
+        _ => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec(),
+    }
 }
 
 struct Outcome {
@@ -78,6 +129,9 @@ struct Outcome {
     summary: serde_json::Value,
     /// Lines of stats.csv, its header included.
     stats_lines: usize,
+    failures_csv: std::path::PathBuf,
+    /// Keeps the results until the test has read them.
+    _dir: tempfile::TempDir,
 }
 
 /// Runs `steps` (one task) for `duration` against `url`, watching memory.
@@ -124,6 +178,8 @@ fn run_against(url: &str, load: &str, steps: &str) -> Outcome {
         .unwrap_or(0);
     Outcome {
         stats_lines,
+        failures_csv: out.join("failures.csv"),
+        _dir: dir,
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: stderr_of(&output),
@@ -242,4 +298,30 @@ fn a_path_that_makes_a_row_per_request_stops_at_the_row_limit_and_says_why() {
         warnings.contains("GET /item/{{ id }}") && warnings.contains("give such a step a `name`"),
         "{warnings}"
     );
+}
+
+#[test]
+fn every_broken_framing_is_a_failure_with_its_reason() {
+    let url = serve(Hostility::BrokenFraming);
+    let steps: String = BROKEN
+        .iter()
+        .map(|(path, _)| format!("    [[user.task.step]]\n    get = \"{path}\"\n"))
+        .collect();
+    let run = run_against(&url, "users = 2\nduration = \"2s\"", &steps);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.summary["run"]["requests"], run.summary["run"]["failures"],
+        "{}",
+        run.stdout
+    );
+    let failures = std::fs::read_to_string(&run.failures_csv).unwrap();
+    for (path, reason) in BROKEN {
+        let row = failures
+            .lines()
+            .find(|line| line.starts_with(&format!("GET,{path},")))
+            .unwrap_or_else(|| panic!("no failure for {path}:\n{failures}"));
+        assert!(row.contains(reason), "{row}");
+    }
+    assert!(run.peak_kib < 150_000, "peak {} KiB", run.peak_kib);
+    assert!(run.took < Duration::from_secs(15), "took {:?}", run.took);
 }
