@@ -84,6 +84,36 @@ fn sigterm_and_sighup_write_complete_results_and_exit_3() {
     }
 }
 
+/// The ramp of `users = 1000000` once never yielded: no signal got through.
+#[test]
+fn a_signal_during_the_ramp_to_a_million_users_stops_it_at_once() {
+    let api = DemoApi::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let ramp = HEALTH
+        .replace("users = 2", "users = 1000000\nspawn_rate = 1000000")
+        .replace("\"1s\"", "\"60s\"")
+        .replace("constant(0.02)", "constant(1)");
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("swarmgate"));
+    command
+        .arg("run")
+        .arg(scenario(dir.path(), &api, &ramp))
+        .args(["-q", "--out"])
+        .arg(&out);
+    let (output, stopping) = signalled(command, libc::SIGTERM);
+    assert_no_panic(&output);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr_of(&output));
+    assert!(
+        stopping < Duration::from_secs(5),
+        "stopping took {stopping:?}"
+    );
+    let histograms: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("histograms.json")).unwrap())
+            .unwrap();
+    let peak = histograms["run"]["peak_users"].as_u64().unwrap();
+    assert!((1..1_000_000).contains(&peak), "{peak} users started");
+}
+
 #[test]
 fn a_run_that_cannot_start_leaves_no_earlier_results_behind() {
     let dir = tempfile::tempdir().unwrap();
