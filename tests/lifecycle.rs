@@ -85,13 +85,15 @@ fn sigterm_and_sighup_write_complete_results_and_exit_3() {
 }
 
 /// The ramp of `users = 1000000` once never yielded: no signal got through.
+/// (5,000 a second keeps the spawn loop busy without a test holding GiBs;
+/// stopping thousands of users on a busy runner takes seconds, a hang forever.)
 #[test]
 fn a_signal_during_the_ramp_to_a_million_users_stops_it_at_once() {
     let api = DemoApi::start();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let ramp = HEALTH
-        .replace("users = 2", "users = 1000000\nspawn_rate = 1000000")
+        .replace("users = 2", "users = 1000000\nspawn_rate = 5000")
         .replace("\"1s\"", "\"60s\"")
         .replace("constant(0.02)", "constant(1)");
     let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("swarmgate"));
@@ -104,7 +106,7 @@ fn a_signal_during_the_ramp_to_a_million_users_stops_it_at_once() {
     assert_no_panic(&output);
     assert_eq!(output.status.code(), Some(3), "{}", stderr_of(&output));
     assert!(
-        stopping < Duration::from_secs(5),
+        stopping < Duration::from_secs(10),
         "stopping took {stopping:?}"
     );
     let histograms: serde_json::Value =
