@@ -245,7 +245,7 @@ pub struct FaultArgs {
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    crate::scenario::parse_duration(text)
+    crate::units::parse_duration(text)
 }
 
 /// `--max-fail-rate`: a limit, or none with `off`.

@@ -1,7 +1,14 @@
 //! swarmgate: a load tester built to be a performance gate in CI.
 //!
-//! The pipeline runs one way: [`scenario`] → [`engine`] (which records into
-//! [`metrics`]) → [`results`]. Each stage hands the next one small type.
+//! The pipeline runs one way: [`config`] reads a scenario file into a
+//! [`scenario`] and the [`gate`]'s rules; the [`engine`] swarms (recording
+//! into [`metrics`]); [`results`] writes the run's files and reads baselines;
+//! the [`gate`] judges numbers, pure; [`ci`], [`history`] and [`report`] tell
+//! people; [`commands`] strings the stages together.
+//!
+//! Dependencies point one way, layer by layer (tests/architecture.rs keeps
+//! it so): bounds, text ← units, diagnostic ← metrics, scenario ← engine,
+//! gate ← config, demo ← results ← ci, history ← report, cli ← commands.
 
 /// `print!` that never panics (a closed pipe, `swarmgate compare … | head`,
 /// must not turn the gate's exit code into a panic's 101) and never passes
@@ -43,7 +50,9 @@ pub mod bounds;
 pub mod ci;
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod demo;
+pub mod diagnostic;
 pub mod engine;
 pub mod gate;
 pub mod history;
@@ -52,6 +61,7 @@ pub mod report;
 pub mod results;
 pub mod scenario;
 pub mod text;
+pub mod units;
 
 #[cfg(test)]
 mod mutation;
@@ -72,7 +82,9 @@ pub struct CouldNotRun(pub String);
 /// Maps an error to the documented exit codes.
 pub fn exit_code_for(error: &anyhow::Error) -> ExitCode {
     if error.chain().any(|e| {
-        e.is::<InvalidInput>() || e.is::<scenario::ScenarioError>() || e.is::<scenario::FlagError>()
+        e.is::<InvalidInput>()
+            || e.is::<diagnostic::ScenarioError>()
+            || e.is::<scenario::FlagError>()
     }) {
         ExitCode::from(2)
     } else {

@@ -7,18 +7,17 @@ use super::gate::{
     write_summary, Curves,
 };
 use crate::cli::CompareArgs;
-use crate::gate::input::RunStats;
 use crate::gate::rules::Rules;
 use crate::report::ReportInput;
 
 pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let rules = match &args.rules {
-        Some(path) => Rules::load(path)?,
+        Some(path) => crate::config::load_rules(path)?,
         None => Rules::default(),
     };
     let rules = apply_flags(rules, &args.gate);
     let baseline = load_baseline(&args.baseline, &rules)?;
-    let current = RunStats::load(&args.current)?;
+    let current = crate::results::load_stats(&args.current)?;
     check_percentiles(&current, &rules)?;
     let verdict = judge_and_print(&current, Some(&baseline), &rules);
     let code = if verdict.passed { 0 } else { 1 };

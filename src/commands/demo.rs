@@ -6,8 +6,7 @@ use std::process::ExitCode;
 
 use crate::cli::{DemoArgs, FaultArgs, ServeDemoArgs};
 use crate::demo::{DemoServer, Faults, DEMO_EMAIL, DEMO_PASSWORD};
-use crate::gate::input::RunStats;
-use crate::scenario::{Overrides, Scenario};
+use crate::scenario::Overrides;
 
 /// The bundled scenario, compiled into the binary so `demo` works anywhere.
 pub const DEMO_SCENARIO: &str = include_str!("../../fixtures/market-api.toml");
@@ -17,7 +16,10 @@ const DEMO_BASELINE: &[u8] = include_bytes!("../../fixtures/market-api-baseline/
 const DEMO_BASELINE_PATH: &str = "fixtures/market-api-baseline (built in)";
 
 pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let mut scenario = Scenario::parse(Path::new(DEMO_SCENARIO_PATH), DEMO_SCENARIO)?;
+    let crate::config::Config {
+        mut scenario,
+        rules,
+    } = crate::config::parse(Path::new(DEMO_SCENARIO_PATH), DEMO_SCENARIO)?;
     super::runtime()?.block_on(async {
         let server = DemoServer::start(
             SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
@@ -31,8 +33,8 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         })?;
         crate::errln!("demo Market API listening on {}", server.base_url());
         let gate = super::run::Gate {
-            rules: scenario.gate.clone(),
-            baseline: Some(RunStats::from_histograms(
+            rules,
+            baseline: Some(crate::results::histograms::run_stats(
                 DEMO_BASELINE,
                 DEMO_BASELINE_PATH,
             )?),

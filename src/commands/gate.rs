@@ -43,7 +43,7 @@ pub fn apply_flags(mut rules: Rules, flags: &GateArgs) -> Rules {
 
 /// Reads a baseline and checks that it has every percentile the rules compare.
 pub fn load_baseline(path: &Path, rules: &Rules) -> anyhow::Result<RunStats> {
-    let baseline = RunStats::load(path)?;
+    let baseline = crate::results::load_stats(path)?;
     check_percentiles(&baseline, rules)?;
     Ok(baseline)
 }

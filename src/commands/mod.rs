@@ -10,7 +10,6 @@ mod run;
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
-use crate::scenario::Scenario;
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
@@ -47,7 +46,7 @@ fn report(args: &crate::cli::ReportArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn validate(path: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let scenario = Scenario::load(path)?;
+    let scenario = crate::config::load(path)?.scenario;
     let tasks: usize = scenario.users.iter().map(|u| u.tasks.len()).sum();
     outln!(
         "{}: valid: {} user class(es), {tasks} task(s), {}, against {}",

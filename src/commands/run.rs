@@ -22,7 +22,10 @@ use crate::scenario::{Overrides, Scenario};
 use crate::{CouldNotRun, InvalidInput};
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let mut scenario = Scenario::load(&args.scenario)?;
+    let crate::config::Config {
+        mut scenario,
+        rules,
+    } = crate::config::load(&args.scenario)?;
     scenario.apply(&Overrides {
         host: args.host,
         users: args.overrides.users,
@@ -30,7 +33,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         duration: args.overrides.duration,
         reset_stats: args.overrides.reset_stats,
     })?;
-    let rules = apply_flags(scenario.gate.clone(), &args.gate);
+    let rules = apply_flags(rules, &args.gate);
     // A bad baseline fails now, not after the whole run.
     let baseline = match &args.baseline.baseline {
         Some(path) if path.exists() => Some(load_baseline(path, &rules)?),
@@ -158,7 +161,7 @@ pub async fn swarm(
         crate::errln!("warning: {warning}");
     }
 
-    let current = RunStats::from_run(&run, &results.path().display().to_string());
+    let current = crate::results::run_stats(&run, &results.path().display().to_string());
     let verdict = judge_and_print(&current, gate.baseline.as_ref(), &gate.rules);
     let code = if run.interrupted || !run.faults.is_empty() {
         3

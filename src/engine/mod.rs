@@ -5,7 +5,6 @@ pub(crate) mod cookies;
 pub mod http;
 pub mod limits;
 pub mod schedule;
-pub mod shape;
 pub mod target;
 mod user;
 pub(crate) mod wire;
@@ -20,7 +19,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::{EndpointKey, Interval, Recorder, Sample, Snapshot};
-use crate::scenario::Scenario;
+use crate::scenario::{shape, Scenario};
 use user::{Signals, User};
 
 /// Time given to `on_stop` and to tasks that outlive `stop_timeout` before the

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, Mutex};
 use tokio_util::sync::CancellationToken;
 
-use super::shape::Curve;
+use crate::scenario::shape::Curve;
 
 /// An iteration picked up later than this counts as late.
 const LATE: Duration = Duration::from_millis(10);

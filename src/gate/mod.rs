@@ -579,7 +579,7 @@ fn order_statistic(latency: &Latency, rank: u64, n: u64, side: Side) -> f64 {
             max_ms,
         } => {
             let value = ladder_quantile(points, *min_ms, *max_ms, rank as f64 / n as f64);
-            let half_bucket = crate::results::locust::bucket_step(value) / 2.0;
+            let half_bucket = crate::units::locust_bucket_step(value) / 2.0;
             match side {
                 Side::Lower => (value - half_bucket).max(*min_ms),
                 Side::Upper => (value + half_bucket).min(*max_ms),

@@ -10,7 +10,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::thresholds::Threshold;
-use crate::scenario::{from_toml_error, parse_duration, Diagnostics};
+use crate::diagnostic::{from_toml_error, nearest, Diagnostics, ScenarioError};
+use crate::units::parse_duration;
 
 /// What is compared per row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -37,7 +38,7 @@ impl MetricKind {
 
     fn parse(text: &str) -> Result<Self, String> {
         Self::ALL.into_iter().find(|m| m.key() == text).ok_or_else(|| {
-            let suggestion = crate::scenario::nearest(text, &["latency", "fail_rate", "throughput"])
+            let suggestion = nearest(text, &["latency", "fail_rate", "throughput"])
                 .map(|s| format!("; did you mean `{s}`?"))
                 .unwrap_or_default();
             format!("unknown metric `{text}`: expected latency, fail_rate or throughput{suggestion}")
@@ -379,22 +380,32 @@ pub fn compile(raw: &RawGate, d: &mut Diagnostics) -> Rules {
 }
 
 impl Rules {
-    /// Reads a rules file for `compare`: a `[gate]` table on its own.
-    pub fn load(path: &std::path::Path) -> anyhow::Result<Rules> {
-        let source = crate::bounds::read_text(path, crate::bounds::MAX_TEXT_FILE).map_err(|e| {
-            crate::InvalidInput(format!("cannot read rules file {}: {e}", path.display()))
-        })?;
-        Ok(Self::parse(path, &source)?)
-    }
-
     /// A rules file's text; `path` names it in messages.
-    pub fn parse(
-        path: &std::path::Path,
-        source: &str,
-    ) -> Result<Rules, crate::scenario::ScenarioError> {
+    pub fn parse(path: &std::path::Path, source: &str) -> Result<Rules, ScenarioError> {
         let mut d = Diagnostics::new(path, source);
         let rules = match toml::from_str::<RawRulesFile>(source) {
             Ok(raw) => compile(&raw.gate, &mut d),
+            Err(error) => {
+                from_toml_error(&mut d, &error);
+                Rules::default()
+            }
+        };
+        d.into_result(rules)
+    }
+
+    /// The `[gate]` table of a scenario file; the rest of the file is the
+    /// scenario's to check.
+    pub fn parse_scenario_file(
+        path: &std::path::Path,
+        source: &str,
+    ) -> Result<Rules, ScenarioError> {
+        #[derive(Deserialize)]
+        struct ScenarioFile {
+            gate: Option<RawGate>,
+        }
+        let mut d = Diagnostics::new(path, source);
+        let rules = match toml::from_str::<ScenarioFile>(source) {
+            Ok(raw) => raw.gate.map(|g| compile(&g, &mut d)).unwrap_or_default(),
             Err(error) => {
                 from_toml_error(&mut d, &error);
                 Rules::default()

@@ -91,7 +91,7 @@ impl Threshold {
             _ => match right.parse::<f64>() {
                 // A bare number is milliseconds, as in k6.
                 Ok(ms) => Some(ms),
-                Err(_) => crate::scenario::parse_duration(right)
+                Err(_) => crate::units::parse_duration(right)
                     .ok()
                     .map(|d| d.as_secs_f64() * 1000.0),
             },

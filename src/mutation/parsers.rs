@@ -15,15 +15,12 @@ fn text(input: &[u8]) -> std::borrow::Cow<'_, str> {
 
 #[test]
 fn scenario_parser() {
-    use crate::engine::shape::{arrival_curve, ramp_up, UserPlan};
+    use crate::scenario::shape::{arrival_curve, ramp_up, UserPlan};
     exercise("scenario", 32 << 20, |input| {
         let env = |_: &str| Some("s3cr3t-value".to_owned());
-        let scenario = crate::scenario::Scenario::parse_with_env(
-            Path::new("scenario.toml"),
-            &text(input),
-            &env,
-        )
-        .map_err(|e| e.to_string())?;
+        let config = crate::config::parse_with_env(Path::new("scenario.toml"), &text(input), &env)
+            .map_err(|e| e.to_string())?;
+        let scenario = config.scenario;
         // What the run derives from an accepted scenario must not overflow
         // either: `duration = "1e19"` once passed validate and panicked here.
         let load = &scenario.load;
@@ -58,7 +55,7 @@ fn scenario_parser() {
 #[test]
 fn stats_csv_parser() {
     exercise("stats_csv", 16 << 20, |input| {
-        crate::gate::input::parse_stats_csv(input, Path::new("stats.csv"))
+        crate::results::parse_stats_csv(input, Path::new("stats.csv"))
     });
 }
 
@@ -66,7 +63,7 @@ fn stats_csv_parser() {
 fn histograms_json_parser() {
     // A histogram as swarmgate writes it holds a few hundred KiB at most.
     exercise("histograms", 64 << 20, |input| {
-        crate::gate::input::RunStats::from_histograms(input, "histograms.json")
+        crate::results::histograms::run_stats(input, "histograms.json")
     });
 }
 

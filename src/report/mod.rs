@@ -747,7 +747,7 @@ pub fn render_results_dir(dir: &Path, history: &[HistoryRow]) -> anyhow::Result<
     if !dir.is_dir() {
         return Err(InvalidInput(format!("{}: not a results directory", dir.display())).into());
     }
-    let current = RunStats::load(dir)?;
+    let current = crate::results::load_stats(dir)?;
     let summary_path = dir.join(crate::results::summary_json::FILE_NAME);
     let summary = match crate::bounds::read_file(&summary_path, crate::bounds::MAX_TEXT_FILE) {
         Ok(bytes) => Some(

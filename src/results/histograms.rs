@@ -113,6 +113,17 @@ fn record(method: &str, name: &str, stats: &EndpointStats) -> anyhow::Result<End
     })
 }
 
+/// A histograms file as one side of a comparison; `source` names it.
+pub fn run_stats(bytes: &[u8], source: &str) -> anyhow::Result<crate::gate::input::RunStats> {
+    let (info, snapshot) =
+        read(bytes).map_err(|e| crate::InvalidInput(format!("{source}: {e:#}")))?;
+    Ok(crate::gate::input::RunStats::from_snapshot(
+        &snapshot,
+        info.elapsed_secs,
+        source,
+    ))
+}
+
 /// Reads a histograms file back into exact statistics (errors are not in it).
 pub fn read(bytes: &[u8]) -> anyhow::Result<(RunInfo, Snapshot)> {
     let file: HistogramsFile =

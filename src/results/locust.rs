@@ -22,21 +22,8 @@ pub const PERCENTILE_HEADERS: [&str; 11] = [
 /// Locust's `bucket_response_time`: whole ms under 100, then the nearest 10,
 /// 100 and 1000; Python's `round` sends ties to even.
 pub fn bucket(ms: f64) -> u64 {
-    let step = bucket_step(ms);
+    let step = crate::units::locust_bucket_step(ms);
     ((ms / step).round_ties_even() * step) as u64
-}
-
-/// The width of Locust's bucket around a response time, in ms.
-pub fn bucket_step(ms: f64) -> f64 {
-    if ms < 100.0 {
-        1.0
-    } else if ms < 1000.0 {
-        10.0
-    } else if ms < 10000.0 {
-        100.0
-    } else {
-        1000.0
-    }
 }
 
 /// Response times in Locust's buckets: bucket in ms → count.

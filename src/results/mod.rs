@@ -20,7 +20,35 @@ use anyhow::Context;
 use crate::engine::RunResult;
 pub use failures_csv::utc_timestamp;
 pub use history_csv::HistoryWriter;
-pub use stats_csv::{StatsCsv, HEADER as STATS_HEADER};
+pub use stats_csv::{parse_stats_csv, StatsCsv, HEADER as STATS_HEADER};
+
+use crate::gate::input::RunStats;
+use crate::InvalidInput;
+
+/// A run's statistics as the gate compares them, from a stats CSV (ours or
+/// Locust's) or a results directory (its histograms.json when present, which
+/// is exact, else its stats.csv).
+pub fn load_stats(path: &Path) -> anyhow::Result<RunStats> {
+    if path.is_dir() {
+        let histograms_path = path.join(histograms::FILE_NAME);
+        if histograms_path.exists() {
+            let bytes = crate::bounds::read_file(&histograms_path, crate::bounds::MAX_DATA_FILE)
+                .map_err(|e| {
+                    InvalidInput(format!("cannot read {}: {e}", histograms_path.display()))
+                })?;
+            return histograms::run_stats(&bytes, &histograms_path.display().to_string());
+        }
+        return load_stats(&path.join("stats.csv"));
+    }
+    let bytes = crate::bounds::read_file(path, crate::bounds::MAX_DATA_FILE)
+        .map_err(|e| InvalidInput(format!("cannot read {}: {e}", path.display())))?;
+    Ok(parse_stats_csv(&bytes, path)?)
+}
+
+/// The run's own statistics as the gate compares them: exact.
+pub fn run_stats(run: &RunResult, source: &str) -> RunStats {
+    RunStats::from_snapshot(&run.stats, run.measured.as_secs_f64(), source)
+}
 
 /// A file written from a finished run.
 pub trait ResultFile {

@@ -12,14 +12,15 @@ use hyper::Method;
 use serde_json_path::JsonPath;
 use toml::Spanned;
 
-use super::diagnostic::{from_toml_error, Diagnostics, ScenarioError};
 use super::raw::{RawCheck, RawLoad, RawScenario, RawStage, RawStep, RawTask, RawTls, RawUser};
 use super::template::{JsonNode, JsonTemplate, Templates, Text};
 use super::wait::Wait;
 use super::{
-    parse_duration, parse_host, Body, Capture, Check, JsonCheck, Load, Loop, LoopValues, Scenario,
-    Stages, Step, Task, Tls, UserClass,
+    parse_host, Body, Capture, Check, JsonCheck, Load, Loop, LoopValues, Scenario, Stages, Step,
+    Task, Tls, UserClass,
 };
+use crate::diagnostic::{from_toml_error, Diagnostics, ScenarioError};
+use crate::units::parse_duration;
 
 const METHODS: &str = "get, post, put, patch, delete, head or options";
 
@@ -72,11 +73,6 @@ pub fn compile(
         );
     }
     let users: Vec<UserClass> = raw.user.iter().map(|u| compiler.user(u, &vars)).collect();
-    let gate = raw
-        .gate
-        .as_ref()
-        .map(|g| crate::gate::rules::compile(g, &mut compiler.d))
-        .unwrap_or_default();
 
     let mut globals = vars;
     globals.insert(
@@ -103,7 +99,6 @@ pub fn compile(
         users,
         globals,
         templates: Arc::new(templates),
-        gate,
         tls,
         credentials: host.credentials.inspect(|c| secrets.add_credentials(c)),
         secrets,
@@ -130,7 +125,6 @@ fn unreachable_scenario() -> Scenario {
         users: Vec::new(),
         globals: BTreeMap::new(),
         templates: Arc::new(Templates::default()),
-        gate: Default::default(),
         tls: Tls::default(),
         credentials: None,
         secrets: Default::default(),

@@ -5,12 +5,12 @@
 //! paths, URLs, header names) once, so the engine's hot path only executes.
 
 mod compile;
-mod diagnostic;
 mod raw;
+pub mod shape;
 mod template;
 mod wait;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ use hyper::header::HeaderName;
 use hyper::Method;
 use serde_json_path::JsonPath;
 
-pub use diagnostic::{from_toml_error, nearest, Diagnostic, Diagnostics, ScenarioError};
+pub use compile::compile;
 pub use template::{JsonNode, JsonTemplate, Templates, Text};
 pub use wait::Wait;
 
@@ -35,8 +35,6 @@ pub struct Scenario {
     /// Global variables: the scenario's `[vars]` and the `env` it reads.
     pub globals: std::collections::BTreeMap<String, minijinja::Value>,
     pub templates: Arc<Templates>,
-    /// The `[gate]` table: how this scenario's runs are judged.
-    pub gate: crate::gate::rules::Rules,
     pub tls: Tls,
     /// The host's `user:password`, sent as Basic authentication.
     pub credentials: Option<String>,
@@ -143,7 +141,7 @@ impl Load {
 
     /// The complaint when `reset_stats` would leave nothing to measure.
     pub fn nothing_measured(&self) -> Option<String> {
-        let ramp_up = crate::engine::shape::ramp_up(self);
+        let ramp_up = shape::ramp_up(self);
         (self.reset_stats && ramp_up >= self.duration).then(|| {
             format!(
                 "reset_stats leaves nothing to measure: the ramp-up ({}) lasts as long as the run ({})",
@@ -286,27 +284,6 @@ pub struct FlagError {
 }
 
 impl Scenario {
-    /// Reads, parses and checks a scenario file.
-    pub fn load(path: &Path) -> anyhow::Result<Scenario> {
-        let source = crate::bounds::read_text(path, crate::bounds::MAX_TEXT_FILE).map_err(|e| {
-            crate::InvalidInput(format!("cannot read scenario {}: {e}", path.display()))
-        })?;
-        Ok(Self::parse(path, &source)?)
-    }
-
-    pub fn parse(path: &Path, source: &str) -> Result<Scenario, ScenarioError> {
-        Self::parse_with_env(path, source, &|name| std::env::var(name).ok())
-    }
-
-    /// [`Scenario::parse`] with `env` in place of the process's environment.
-    pub(crate) fn parse_with_env(
-        path: &Path,
-        source: &str,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Scenario, ScenarioError> {
-        compile::compile(path, source, env)
-    }
-
     pub fn apply(&mut self, overrides: &Overrides) -> Result<(), FlagError> {
         if let Some(host) = &overrides.host {
             let host = parse_host(host).map_err(|message| FlagError {
@@ -425,53 +402,9 @@ pub fn parse_host(text: &str) -> Result<Host, String> {
     Ok(Host { url, credentials })
 }
 
-/// Durations are written the way humans write them: `30s`, `2m`, `1m30s`,
-/// `250ms`; a bare number means seconds, as in Locust.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let trimmed = text.trim();
-    let invalid =
-        || format!("invalid duration `{text}`: expected a time such as 30s, 2m, 1m30s or 250ms");
-    let duration = match trimmed.parse::<f64>() {
-        Ok(seconds) if seconds.is_finite() && seconds >= 0.0 => {
-            crate::bounds::seconds(seconds).ok_or_else(|| crate::bounds::too_long(text))?
-        }
-        // humantime refuses what overflows a Duration, so it is too long, not malformed.
-        _ => humantime::parse_duration(trimmed).map_err(|e| match e {
-            humantime::DurationError::NumberOverflow => crate::bounds::too_long(text),
-            _ => invalid(),
-        })?,
-    };
-    if duration > crate::bounds::MAX_DURATION {
-        return Err(crate::bounds::too_long(text));
-    }
-    Ok(duration)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_in_human_units_and_bare_seconds() {
-        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("0.3"), Ok(Duration::from_millis(300)));
-        assert!(parse_duration("soon").unwrap_err().contains("30s"));
-        assert!(parse_duration("-1").is_err());
-        for huge in [
-            "1e20",
-            "18446744073709551616",
-            "1e19",
-            "31days",
-            "99999999999999999999s",
-        ] {
-            assert!(
-                parse_duration(huge).unwrap_err().contains("30 days"),
-                "{huge}"
-            );
-        }
-    }
 
     #[test]
     fn hosts_must_be_http_urls() {

@@ -15,7 +15,9 @@ pub struct RawScenario {
     pub load: Option<RawLoad>,
     #[serde(default)]
     pub user: Vec<Spanned<RawUser>>,
-    pub gate: Option<crate::gate::rules::RawGate>,
+    /// Read by the gate's own parser (see `config`).
+    #[serde(rename = "gate")]
+    pub _gate: Option<serde::de::IgnoredAny>,
     pub tls: Option<RawTls>,
 }
 

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use crate::scenario::{Load, Stages};
+use super::{Load, Stages};
 
 /// A piecewise-linear curve through the stages' targets, from 0 at time 0.
 #[derive(Debug, Clone, PartialEq)]
