@@ -3,12 +3,12 @@
 //! The pipeline runs one way: [`config`] reads a scenario file into a
 //! [`scenario`] and the [`gate`]'s rules; the [`engine`] swarms (recording
 //! into [`metrics`]); [`results`] writes the run's files and reads baselines;
-//! the [`gate`] judges numbers, pure; [`ci`], [`history`] and [`report`] tell
+//! the [`gate`] judges numbers, pure; [`publish`], [`history`] and [`report`] tell
 //! people; [`commands`] strings the stages together.
 //!
 //! Dependencies point one way, layer by layer (tests/architecture.rs keeps
 //! it so): bounds, text ← units, diagnostic ← metrics, scenario ← engine,
-//! gate ← config, demo ← results ← ci, history ← report, cli ← commands.
+//! gate ← config, demo ← results ← publish, history ← report, cli ← commands.
 
 /// `print!` that never panics (a closed pipe, `swarmgate compare … | head`,
 /// must not turn the gate's exit code into a panic's 101) and never passes
@@ -47,7 +47,6 @@ pub fn workflow_command(line: &str) {
 }
 
 pub mod bounds;
-pub mod ci;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -57,6 +56,7 @@ pub mod engine;
 pub mod gate;
 pub mod history;
 pub mod metrics;
+pub mod publish;
 pub mod report;
 pub mod results;
 pub mod scenario;

@@ -14,7 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["engine", "gate"],
     &["config", "demo"],
     &["results"],
-    &["ci", "history"],
+    &["publish", "history"],
     &["report", "cli"],
     &["commands"],
 ];

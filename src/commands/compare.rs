@@ -2,12 +2,10 @@
 
 use std::process::ExitCode;
 
-use super::gate::{
-    apply_flags, check_percentiles, judge_and_print, load_baseline, publish, write_report,
-    write_summary, Curves,
-};
+use super::gate::{apply_flags, check_percentiles, judge_and_print, load_baseline, write_report};
 use crate::cli::CompareArgs;
 use crate::gate::rules::Rules;
+use crate::publish::summary_json::{self, Curves};
 use crate::report::ReportInput;
 
 pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
@@ -23,7 +21,7 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let code = if verdict.passed { 0 } else { 1 };
     let curves = Curves::of(&current, Some(&baseline));
     if let Some(path) = &args.summary_json {
-        write_summary(path, None, &verdict, code, &curves)?;
+        summary_json::write(path, None, &verdict, code, &curves)?;
     }
     let input = ReportInput {
         title: format!("{} against {}", current.source, baseline.source),
@@ -37,9 +35,10 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
         history: &[],
     };
     write_report(&args.report, &input)?;
-    publish(
+    crate::publish::to_ci(
         &verdict,
-        &args.ci,
+        args.ci.summary_md.as_deref(),
+        args.ci.junit.as_deref(),
         &args.report,
         args.summary_json.as_deref(),
     )?;

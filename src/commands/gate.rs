@@ -9,7 +9,8 @@ use crate::engine::RunResult;
 use crate::gate::input::RunStats;
 use crate::gate::rules::Rules;
 use crate::gate::{format_percentile, judge, Verdict};
-use crate::results::{histograms, summary_json, verdict_text, write_atomically, ResultFile};
+use crate::publish::verdict_text;
+use crate::results::{histograms, write_atomically, ResultFile};
 use crate::InvalidInput;
 
 /// Flags win over the scenario's `[gate]` table or the rules file.
@@ -80,38 +81,6 @@ pub fn judge_and_print(current: &RunStats, baseline: Option<&RunStats>, rules: &
     verdict
 }
 
-pub fn write_summary(
-    path: &Path,
-    run: Option<&summary_json::RunSummary>,
-    verdict: &Verdict,
-    exit_code: u8,
-    curves: &Curves,
-) -> anyhow::Result<()> {
-    let distributions = summary_json::Distributions {
-        current: &curves.current,
-        baseline: curves.baseline.as_deref(),
-    };
-    write_atomically(
-        path,
-        &summary_json::render(run, verdict, exit_code, distributions)?,
-    )
-}
-
-/// The Aggregated latency curves of both sides, for summary.json and the report.
-pub struct Curves {
-    pub current: Vec<(f64, f64)>,
-    pub baseline: Option<Vec<(f64, f64)>>,
-}
-
-impl Curves {
-    pub fn of(current: &RunStats, baseline: Option<&RunStats>) -> Self {
-        Self {
-            current: crate::report::aggregated_curve(current),
-            baseline: baseline.map(crate::report::aggregated_curve),
-        }
-    }
-}
-
 pub fn write_report(path: &Path, input: &crate::report::ReportInput) -> anyhow::Result<()> {
     write_atomically(path, crate::report::render(input)?.as_bytes())?;
     outln!("report: {}", path.display());
@@ -155,30 +124,5 @@ pub fn update_baseline(path: &Path, run: &RunResult, force: bool) -> anyhow::Res
         path.display(),
         run.stats.endpoints.len() + 1
     );
-    Ok(())
-}
-
-/// The verdict for CI systems: Markdown and JUnit where asked, and inside
-/// GitHub Actions the job summary, annotations and step outputs.
-pub fn publish(
-    verdict: &Verdict,
-    ci: &crate::cli::CiArgs,
-    report: &Path,
-    summary_json: Option<&Path>,
-) -> anyhow::Result<()> {
-    let report_text = report.display().to_string();
-    if let Some(path) = &ci.summary_md {
-        write_atomically(
-            path,
-            crate::results::markdown::render(verdict, Some(&report_text)).as_bytes(),
-        )?;
-    }
-    if let Some(path) = &ci.junit {
-        write_atomically(path, crate::results::junit::render(verdict).as_bytes())?;
-    }
-    if let Some(actions) = crate::ci::github::Actions::detect() {
-        let summary = summary_json.map(|p| p.display().to_string());
-        actions.publish(verdict, &report_text, summary.as_deref())?;
-    }
     Ok(())
 }

@@ -6,18 +6,17 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use super::gate::{
-    apply_flags, judge_and_print, load_baseline, publish, update_baseline, write_report,
-    write_summary, Curves,
-};
+use super::gate::{apply_flags, judge_and_print, load_baseline, update_baseline, write_report};
 use super::progress::RunObserver;
 use crate::cli::{CiArgs, OutputArgs, RunArgs};
 use crate::engine::{self, target};
 use crate::gate::input::RunStats;
 use crate::gate::rules::Rules;
 use crate::history::RunLabel;
+use crate::publish::summary_json;
+use crate::publish::summary_json::Curves;
 use crate::report::{FailureRow, ReportInput, RunMeta};
-use crate::results::{summary_json, terminal, ResultsDir};
+use crate::results::{terminal, ResultsDir};
 use crate::scenario::{Overrides, Scenario};
 use crate::{CouldNotRun, InvalidInput};
 
@@ -171,8 +170,8 @@ pub async fn swarm(
         1
     };
     let curves = Curves::of(&current, gate.baseline.as_ref());
-    let summary = summary_json::RunSummary::of(&run, crate::ci::commit());
-    write_summary(
+    let summary = summary_json::RunSummary::of(&run, crate::publish::commit());
+    summary_json::write(
         &results.path().join(summary_json::FILE_NAME),
         Some(&summary),
         &verdict,
@@ -185,7 +184,7 @@ pub async fn swarm(
             let label = RunLabel {
                 time: meta.started_at.clone(),
                 commit: meta.commit.clone(),
-                branch: crate::ci::branch(),
+                branch: crate::publish::branch(),
                 label: label.clone(),
             };
             crate::history::append(path, &crate::history::rows_of(&current, &verdict, &label))?;
@@ -219,9 +218,10 @@ pub async fn swarm(
         .clone()
         .unwrap_or_else(|| results.path().join("report.html"));
     write_report(&report_path, &input)?;
-    publish(
+    crate::publish::to_ci(
         &verdict,
-        &gate.ci,
+        gate.ci.summary_md.as_deref(),
+        gate.ci.junit.as_deref(),
         &report_path,
         Some(&results.path().join(summary_json::FILE_NAME)),
     )?;

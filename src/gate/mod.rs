@@ -513,6 +513,23 @@ fn bounded((lower, upper): (f64, f64)) -> (Option<f64>, Option<f64>) {
     )
 }
 
+/// Where a run's latency distribution is drawn (summary.json, the report).
+pub const CURVE_QUANTILES: [f64; 14] = [
+    0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999,
+];
+
+/// The Aggregated row's percentile curve, stored in summary.json so that a
+/// re-rendered report can draw the baseline's.
+pub fn aggregated_curve(stats: &RunStats) -> Vec<(f64, f64)> {
+    let Some(row) = stats.rows.get(&RowKey::aggregated()) else {
+        return Vec::new();
+    };
+    CURVE_QUANTILES
+        .iter()
+        .filter_map(|&q| quantile(&row.latency, q, row.timed).map(|v| (q, v)))
+        .collect()
+}
+
 /// The point estimate of the `q` quantile, in ms.
 pub fn quantile(latency: &Latency, q: f64, n: u64) -> Option<f64> {
     if n == 0 {

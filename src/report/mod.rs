@@ -16,19 +16,15 @@ use serde::{Deserialize, Serialize};
 use crate::gate::input::{Latency, RowKey, RowStats, RunStats};
 use crate::gate::{ms, quantile, significant, Verdict};
 use crate::history::HistoryRow;
+use crate::publish::summary_json::RunSummary;
+use crate::publish::verdict_text;
 use crate::results::locust::read_text_cell;
-use crate::results::summary_json::RunSummary;
-use crate::results::verdict_text;
 use crate::InvalidInput;
 use svg::{Axis, Scale, Series, STYLES};
 
 const TEMPLATE: &str = include_str!("../../templates/report.html");
 /// Charts of an hour's run stay small: the timeline is averaged down to this.
 const MAX_TIMELINE_POINTS: usize = 900;
-/// Where the latency distribution is drawn.
-pub const CURVE_QUANTILES: [f64; 14] = [
-    0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999,
-];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RunMeta {
@@ -101,18 +97,6 @@ pub struct ReportInput<'a> {
 
 /// How many past runs the trends show.
 const TREND_RUNS: usize = 30;
-
-/// The Aggregated row's percentile curve, stored in summary.json so that a
-/// re-rendered report can draw the baseline's.
-pub fn aggregated_curve(stats: &RunStats) -> Vec<(f64, f64)> {
-    let Some(row) = stats.rows.get(&RowKey::aggregated()) else {
-        return Vec::new();
-    };
-    CURVE_QUANTILES
-        .iter()
-        .filter_map(|&q| quantile(&row.latency, q, row.timed).map(|v| (q, v)))
-        .collect()
-}
 
 #[derive(Serialize)]
 struct Page<'a> {
@@ -748,7 +732,7 @@ pub fn render_results_dir(dir: &Path, history: &[HistoryRow]) -> anyhow::Result<
         return Err(InvalidInput(format!("{}: not a results directory", dir.display())).into());
     }
     let current = crate::results::load_stats(dir)?;
-    let summary_path = dir.join(crate::results::summary_json::FILE_NAME);
+    let summary_path = dir.join(crate::publish::summary_json::FILE_NAME);
     let summary = match crate::bounds::read_file(&summary_path, crate::bounds::MAX_TEXT_FILE) {
         Ok(bytes) => Some(
             parse_saved_summary(&bytes)
@@ -782,7 +766,7 @@ pub fn render_results_dir(dir: &Path, history: &[HistoryRow]) -> anyhow::Result<
             .unwrap_or_else(|| dir.display().to_string()),
         run,
         current: &current,
-        current_curve: aggregated_curve(&current),
+        current_curve: crate::gate::aggregated_curve(&current),
         baseline_curve: summary
             .as_ref()
             .and_then(|s| s.distributions.as_ref())
@@ -865,8 +849,8 @@ mod tests {
             title: "hour".into(),
             run: None,
             current: &current,
-            current_curve: aggregated_curve(&current),
-            baseline_curve: Some(aggregated_curve(&baseline)),
+            current_curve: crate::gate::aggregated_curve(&current),
+            baseline_curve: Some(crate::gate::aggregated_curve(&baseline)),
             verdict: Some(&verdict),
             timeline,
             failures,

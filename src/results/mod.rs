@@ -4,13 +4,9 @@
 mod failures_csv;
 pub mod histograms;
 mod history_csv;
-pub mod junit;
 pub mod locust;
-pub mod markdown;
 mod stats_csv;
-pub mod summary_json;
 pub mod terminal;
-pub mod verdict_text;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -19,6 +15,9 @@ use anyhow::Context;
 
 use crate::engine::RunResult;
 pub use failures_csv::utc_timestamp;
+
+/// The file `publish` writes the run and its verdict to, in the results directory.
+pub const SUMMARY_JSON: &str = "summary.json";
 pub use history_csv::HistoryWriter;
 pub use stats_csv::{parse_stats_csv, StatsCsv, HEADER as STATS_HEADER};
 
@@ -92,7 +91,7 @@ impl ResultsDir {
         let files = final_files();
         let earlier = files.iter().map(|f| f.file_name()).chain([
             history_csv::FILE_NAME,
-            summary_json::FILE_NAME,
+            SUMMARY_JSON,
             "report.html",
         ]);
         for name in earlier {

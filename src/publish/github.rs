@@ -7,8 +7,8 @@
 use std::io::Write;
 use std::path::Path;
 
+use super::markdown;
 use crate::gate::{Outcome, Verdict};
-use crate::results::markdown;
 
 /// The environment of a GitHub Actions step, if this is one.
 pub struct Actions {

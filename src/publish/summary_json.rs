@@ -1,6 +1,8 @@
 //! `summary.json`: the run and the verdict for machines, described by the
 //! JSON Schema in docs/summary.schema.json.
 
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
 
 use crate::engine::RunResult;
@@ -8,7 +10,7 @@ use crate::gate::Verdict;
 use crate::metrics::unix_seconds;
 use crate::results::utc_timestamp;
 
-pub const FILE_NAME: &str = "summary.json";
+pub const FILE_NAME: &str = crate::results::SUMMARY_JSON;
 pub const SCHEMA_VERSION: u32 = 1;
 
 #[derive(Serialize)]
@@ -152,4 +154,38 @@ pub fn render(
     let mut bytes = serde_json::to_vec_pretty(&summary)?;
     bytes.push(b'\n');
     Ok(bytes)
+}
+
+/// Writes summary.json: the run (when there is one), the verdict, the exit
+/// code and both sides' latency curves.
+pub fn write(
+    path: &Path,
+    run: Option<&RunSummary>,
+    verdict: &Verdict,
+    exit_code: u8,
+    curves: &Curves,
+) -> anyhow::Result<()> {
+    let distributions = Distributions {
+        current: &curves.current,
+        baseline: curves.baseline.as_deref(),
+    };
+    crate::results::write_atomically(path, &render(run, verdict, exit_code, distributions)?)
+}
+
+/// The Aggregated latency curves of both sides, for summary.json and the report.
+pub struct Curves {
+    pub current: Vec<(f64, f64)>,
+    pub baseline: Option<Vec<(f64, f64)>>,
+}
+
+impl Curves {
+    pub fn of(
+        current: &crate::gate::input::RunStats,
+        baseline: Option<&crate::gate::input::RunStats>,
+    ) -> Self {
+        Self {
+            current: crate::gate::aggregated_curve(current),
+            baseline: baseline.map(crate::gate::aggregated_curve),
+        }
+    }
 }

@@ -1,8 +1,17 @@
-//! What swarmgate learns from the CI system it runs in, and what it tells it.
+//! The verdict told to people and CI systems, one file per form: text for
+//! the terminal, Markdown, JUnit, summary.json, GitHub Actions; and what
+//! swarmgate learns from the CI system it runs in (commit, branch).
 
 pub mod github;
+pub mod junit;
+pub mod markdown;
+pub mod summary_json;
+pub mod verdict_text;
 
+use std::path::Path;
 use std::process::Command;
+
+use crate::gate::Verdict;
 
 /// The commit under test: `GITHUB_SHA` in GitHub Actions, else the checkout's
 /// `HEAD` when run inside a git repository.
@@ -44,4 +53,30 @@ pub fn branch() -> Option<String> {
     let branch = String::from_utf8(output.stdout).ok()?;
     (output.status.success() && !branch.trim().is_empty() && branch.trim() != "HEAD")
         .then(|| branch.trim().to_owned())
+}
+
+/// The verdict for CI systems: Markdown and JUnit where asked, and inside
+/// GitHub Actions the job summary, annotations and step outputs.
+pub fn to_ci(
+    verdict: &Verdict,
+    summary_md: Option<&Path>,
+    junit: Option<&Path>,
+    report: &Path,
+    summary_json: Option<&Path>,
+) -> anyhow::Result<()> {
+    let report_text = report.display().to_string();
+    if let Some(path) = summary_md {
+        crate::results::write_atomically(
+            path,
+            markdown::render(verdict, Some(&report_text)).as_bytes(),
+        )?;
+    }
+    if let Some(path) = junit {
+        crate::results::write_atomically(path, junit::render(verdict).as_bytes())?;
+    }
+    if let Some(actions) = github::Actions::detect() {
+        let summary = summary_json.map(|p| p.display().to_string());
+        actions.publish(verdict, &report_text, summary.as_deref())?;
+    }
+    Ok(())
 }
