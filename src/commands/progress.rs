@@ -41,10 +41,12 @@ impl RunObserver {
     }
 
     /// Leaves the terminal line so that the summary starts on its own.
-    pub fn finish(&self) {
+    /// Ends the progress line; the timeline of the run's ticks.
+    pub fn finish(self) -> Vec<crate::results::timeline::TimelinePoint> {
         if self.mode == Mode::Terminal {
             crate::errln!("");
         }
+        self.history.into_timeline()
     }
 
     fn line(&self, tick: &Tick) -> String {

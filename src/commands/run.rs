@@ -15,7 +15,8 @@ use crate::gate::rules::Rules;
 use crate::history::RunLabel;
 use crate::publish::summary_json;
 use crate::publish::summary_json::Curves;
-use crate::report::{FailureRow, ReportInput, RunMeta};
+use crate::report::{ReportInput, RunMeta};
+use crate::results::failures_csv::FailureRow;
 use crate::results::{terminal, ResultsDir};
 use crate::scenario::{Overrides, Scenario};
 use crate::{CouldNotRun, InvalidInput};
@@ -153,7 +154,7 @@ pub async fn swarm(
     let run = engine::run(Arc::new(scenario), addresses, &mut observer, interrupt)
         .await?
         .redacted(&secrets);
-    observer.finish();
+    let timeline = observer.finish();
     results.write(&run)?;
     out!("{}", terminal::render(&run, terminal::name_width()));
     for warning in run.warnings() {
@@ -199,7 +200,7 @@ pub async fn swarm(
         current_curve: curves.current,
         baseline_curve: curves.baseline,
         verdict: (gate.baseline.is_some() || !gate.rules.thresholds.is_empty()).then_some(&verdict),
-        timeline: crate::report::read_timeline(&results.path().join("stats_history.csv"))?,
+        timeline,
         failures: run
             .stats
             .errors

@@ -18,13 +18,12 @@ use crate::gate::{ms, quantile, significant, Verdict};
 use crate::history::HistoryRow;
 use crate::publish::summary_json::RunSummary;
 use crate::publish::verdict_text;
-use crate::results::locust::read_text_cell;
+use crate::results::failures_csv::FailureRow;
+use crate::results::timeline::TimelinePoint;
 use crate::InvalidInput;
 use svg::{Axis, Scale, Series, STYLES};
 
 const TEMPLATE: &str = include_str!("../../templates/report.html");
-/// Charts of an hour's run stay small: the timeline is averaged down to this.
-const MAX_TIMELINE_POINTS: usize = 900;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RunMeta {
@@ -58,26 +57,6 @@ impl From<&RunSummary> for RunMeta {
             warnings: run.warnings.clone(),
         }
     }
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct TimelinePoint {
-    /// Seconds since the start.
-    pub at: f64,
-    pub users: f64,
-    pub requests_per_second: f64,
-    pub failures_per_second: f64,
-    pub p50: Option<f64>,
-    pub p95: Option<f64>,
-    pub p99: Option<f64>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct FailureRow {
-    pub method: String,
-    pub name: String,
-    pub message: String,
-    pub occurrences: u64,
 }
 
 /// Everything a report shows.
@@ -320,7 +299,7 @@ fn request_row(key: &RowKey, row: &RowStats) -> RequestRow {
 
 fn charts(input: &ReportInput) -> Vec<ChartView> {
     let mut charts = Vec::new();
-    let timeline = downsample(&input.timeline);
+    let timeline = &input.timeline;
     let seconds = Axis {
         label: "time since start (s)".into(),
         scale: Scale::Linear,
@@ -555,132 +534,6 @@ fn p95_per_endpoint(input: &ReportInput) -> P95Bars {
     (names, baseline, current)
 }
 
-/// Averages neighbouring seconds (keeping the worst percentile of each group,
-/// so a spike stays visible) until the timeline fits.
-fn downsample(points: &[TimelinePoint]) -> Vec<TimelinePoint> {
-    if points.len() <= MAX_TIMELINE_POINTS {
-        return points.to_vec();
-    }
-    let group = points.len().div_ceil(MAX_TIMELINE_POINTS);
-    points
-        .chunks(group)
-        .map(|chunk| {
-            let n = chunk.len() as f64;
-            let worst =
-                |f: fn(&TimelinePoint) -> Option<f64>| chunk.iter().filter_map(f).reduce(f64::max);
-            TimelinePoint {
-                at: chunk[0].at,
-                users: chunk.iter().map(|p| p.users).sum::<f64>() / n,
-                requests_per_second: chunk.iter().map(|p| p.requests_per_second).sum::<f64>() / n,
-                failures_per_second: chunk.iter().map(|p| p.failures_per_second).sum::<f64>() / n,
-                p50: worst(|p| p.p50),
-                p95: worst(|p| p.p95),
-                p99: worst(|p| p.p99),
-            }
-        })
-        .collect()
-}
-
-/// Reads `stats_history.csv` back into the timeline; a value that could not
-/// come from a run (a timestamp outside 1970..5138 or going back, a negative
-/// or non-finite rate, a timeline longer than 30 days) is refused by line.
-pub fn read_timeline(path: &Path) -> anyhow::Result<Vec<TimelinePoint>> {
-    let bytes = crate::bounds::read_file(path, crate::bounds::MAX_DATA_FILE)
-        .map_err(|e| InvalidInput(format!("cannot read {}: {e}", path.display())))?;
-    let mut reader = csv::Reader::from_reader(&bytes[..]);
-    let bad = |line: u64, what: String| InvalidInput(format!("{}:{line}: {what}", path.display()));
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| bad(1, format!("not a stats history CSV: {e}")))?
-        .iter()
-        .map(str::to_owned)
-        .collect();
-    let column = |name: &str| {
-        header
-            .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| bad(1, format!("no column {name}")))
-    };
-    let (at, users, rps, fps) = (
-        column("Timestamp")?,
-        column("User Count")?,
-        column("Requests/s")?,
-        column("Failures/s")?,
-    );
-    let (p50, p95, p99) = (column("50%")?, column("95%")?, column("99%")?);
-    let mut points = Vec::new();
-    let mut start = None;
-    let mut previous = f64::NEG_INFINITY;
-    for record in reader.records() {
-        let record = record.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
-            bad(line, format!("not a stats history row: {e}"))
-        })?;
-        let line = record.position().map_or(0, |p| p.line());
-        let number = |i: usize, name: &str| -> Result<Option<f64>, InvalidInput> {
-            match record.get(i).unwrap_or("") {
-                "" | "N/A" => Ok(None),
-                text => match text.parse::<f64>() {
-                    Ok(v) if v.is_finite() && v >= 0.0 => Ok(Some(v)),
-                    _ => Err(bad(
-                        line,
-                        format!(
-                            "{name} `{}` is not a number ≥ 0",
-                            crate::text::one_line(text)
-                        ),
-                    )),
-                },
-            }
-        };
-        let timestamp = number(at, "Timestamp")?.unwrap_or(0.0);
-        if timestamp > MAX_UNIX_TIMESTAMP || timestamp < previous {
-            return Err(bad(
-                line,
-                format!(
-                    "Timestamp {timestamp} is not a Unix time in seconds after the row before it"
-                ),
-            )
-            .into());
-        }
-        previous = timestamp;
-        let origin = *start.get_or_insert(timestamp);
-        if timestamp - origin > crate::bounds::MAX_DURATION.as_secs_f64() {
-            return Err(bad(line, "the timeline is longer than 30 days".into()).into());
-        }
-        points.push(TimelinePoint {
-            at: timestamp - origin,
-            users: number(users, "User Count")?.unwrap_or(0.0),
-            requests_per_second: number(rps, "Requests/s")?.unwrap_or(0.0),
-            failures_per_second: number(fps, "Failures/s")?.unwrap_or(0.0),
-            p50: number(p50, "50%")?,
-            p95: number(p95, "95%")?,
-            p99: number(p99, "99%")?,
-        });
-    }
-    Ok(points)
-}
-
-/// Year 5138: past any real clock, far from overflowing any sum of seconds.
-const MAX_UNIX_TIMESTAMP: f64 = 1e11;
-
-/// Reads `failures.csv` back.
-pub fn read_failures(path: &Path) -> anyhow::Result<Vec<FailureRow>> {
-    let bytes = crate::bounds::read_file(path, crate::bounds::MAX_DATA_FILE)
-        .map_err(|e| InvalidInput(format!("cannot read {}: {e}", path.display())))?;
-    let mut reader = csv::Reader::from_reader(&bytes[..]);
-    let mut rows = Vec::new();
-    for record in reader.records() {
-        let record = record?;
-        rows.push(FailureRow {
-            method: record.get(0).unwrap_or_default().into(),
-            name: read_text_cell(record.get(1).unwrap_or_default()).into(),
-            message: read_text_cell(record.get(2).unwrap_or_default()).into(),
-            occurrences: record.get(3).and_then(|v| v.parse().ok()).unwrap_or(0),
-        });
-    }
-    Ok(rows)
-}
-
 /// What `report DIR` needs from summary.json.
 #[derive(Deserialize)]
 pub(crate) struct SavedSummary {
@@ -745,13 +598,13 @@ pub fn render_results_dir(dir: &Path, history: &[HistoryRow]) -> anyhow::Result<
     };
     let stats_history = dir.join("stats_history.csv");
     let timeline = if stats_history.exists() {
-        read_timeline(&stats_history)?
+        crate::results::timeline::read(&stats_history)?
     } else {
         Vec::new()
     };
     let failures_path = dir.join("failures.csv");
     let failures = if failures_path.exists() {
-        read_failures(&failures_path)?
+        crate::results::failures_csv::read(&failures_path)?
     } else {
         Vec::new()
     };
@@ -859,23 +712,5 @@ mod tests {
         .unwrap();
         assert!(html.len() < 1_500_000, "{} bytes", html.len());
         assert!(html.contains("/api/v1/resource-49/[id]/"));
-    }
-
-    #[test]
-    fn long_timelines_keep_their_spikes() {
-        let points: Vec<TimelinePoint> = (0..3600)
-            .map(|s| TimelinePoint {
-                at: s as f64,
-                users: 1.0,
-                requests_per_second: 1.0,
-                failures_per_second: 0.0,
-                p50: Some(1.0),
-                p95: Some(if s == 1234 { 900.0 } else { 2.0 }),
-                p99: None,
-            })
-            .collect();
-        let small = downsample(&points);
-        assert!(small.len() <= MAX_TIMELINE_POINTS);
-        assert!(small.iter().any(|p| p.p95 == Some(900.0)));
     }
 }

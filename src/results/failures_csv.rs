@@ -1,8 +1,11 @@
 //! `failures.csv`: failures grouped by endpoint and message, as Locust writes them.
 
-use super::locust::{csv_writer, text_cell};
+use std::path::Path;
+
+use super::locust::{csv_writer, read_text_cell, text_cell};
 use super::ResultFile;
 use crate::engine::RunResult;
+use crate::InvalidInput;
 
 pub const HEADER: [&str; 6] = [
     "Method",
@@ -62,6 +65,33 @@ pub fn utc_timestamp(unix_seconds: u64) -> String {
         seconds_of_day / 60 % 60,
         seconds_of_day % 60
     )
+}
+
+/// A failures.csv row as the report shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FailureRow {
+    pub method: String,
+    pub name: String,
+    pub message: String,
+    pub occurrences: u64,
+}
+
+/// Reads `failures.csv` back.
+pub fn read(path: &Path) -> anyhow::Result<Vec<FailureRow>> {
+    let bytes = crate::bounds::read_file(path, crate::bounds::MAX_DATA_FILE)
+        .map_err(|e| InvalidInput(format!("cannot read {}: {e}", path.display())))?;
+    let mut reader = csv::Reader::from_reader(&bytes[..]);
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record?;
+        rows.push(FailureRow {
+            method: record.get(0).unwrap_or_default().into(),
+            name: read_text_cell(record.get(1).unwrap_or_default()).into(),
+            message: read_text_cell(record.get(2).unwrap_or_default()).into(),
+            occurrences: record.get(3).and_then(|v| v.parse().ok()).unwrap_or(0),
+        });
+    }
+    Ok(rows)
 }
 
 #[cfg(test)]

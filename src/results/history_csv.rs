@@ -11,6 +11,7 @@ use std::io::BufWriter;
 use std::path::Path;
 
 use super::locust::{csv_writer, LocustRow, PERCENTILE_HEADERS};
+use super::timeline::{Cells, Timeline, TimelinePoint};
 use crate::engine::Tick;
 use crate::metrics::unix_seconds;
 
@@ -34,8 +35,11 @@ pub const HEADER_END: [&str; 7] = [
     "Total Average Content Size",
 ];
 
+/// Streams the rows to disk, and keeps the bounded timeline the report
+/// draws from the very cells it wrote.
 pub struct HistoryWriter {
     out: csv::Writer<BufWriter<File>>,
+    timeline: Timeline,
 }
 
 impl HistoryWriter {
@@ -50,7 +54,15 @@ impl HistoryWriter {
                 .chain(&HEADER_END),
         )?;
         out.flush()?;
-        Ok(Self { out })
+        Ok(Self {
+            out,
+            timeline: Timeline::default(),
+        })
+    }
+
+    /// The timeline of the rows written.
+    pub fn into_timeline(self) -> Vec<TimelinePoint> {
+        self.timeline.into_points()
     }
 
     pub fn append(&mut self, tick: &Tick) -> anyhow::Result<()> {
@@ -90,6 +102,20 @@ impl HistoryWriter {
         ]);
         self.out.write_record(&row)?;
         self.out.flush()?;
-        Ok(())
+        let percentile = |name: &str| {
+            let at = PERCENTILE_HEADERS.iter().position(|h| *h == name);
+            row[HEADER_START.len() + at.expect("a Locust percentile column")].as_str()
+        };
+        self.timeline
+            .push(&Cells {
+                timestamp: &row[0],
+                users: &row[1],
+                requests_per_second: &row[4],
+                failures_per_second: &row[5],
+                p50: percentile("50%"),
+                p95: percentile("95%"),
+                p99: percentile("99%"),
+            })
+            .map_err(|e| anyhow::anyhow!("the timeline refused its own row: {e}"))
     }
 }

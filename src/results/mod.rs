@@ -1,12 +1,13 @@
 //! The results directory: Locust-compatible CSVs, exact histograms, and the
 //! terminal summary. One file per format, each behind [`ResultFile`].
 
-mod failures_csv;
+pub mod failures_csv;
 pub mod histograms;
 mod history_csv;
 pub mod locust;
 mod stats_csv;
 pub mod terminal;
+pub mod timeline;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
