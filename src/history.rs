@@ -234,8 +234,9 @@ pub(crate) fn parse(bytes: &[u8], path: &Path) -> Result<Vec<HistoryRow>, Invali
 }
 
 /// Appends rows: under a lock, after checking what is there, by atomic
-/// replacement. On any error the file is as it was.
-pub fn append(path: &Path, new_rows: &[HistoryRow]) -> anyhow::Result<()> {
+/// replacement. On any error the file is as it was. Returns the whole
+/// history, the new rows last.
+pub fn append(path: &Path, new_rows: &[HistoryRow]) -> anyhow::Result<Vec<HistoryRow>> {
     let lock_path = lock_path(path);
     let lock = File::options()
         .create(true)
@@ -257,7 +258,7 @@ pub fn append(path: &Path, new_rows: &[HistoryRow]) -> anyhow::Result<()> {
             return Err(InvalidInput(format!("cannot read history {}: {e}", path.display())).into())
         }
     };
-    parse(&existing, path)?;
+    let mut history = parse(&existing, path)?;
     let mut writer = crate::results::locust::csv_writer(Vec::new());
     if existing.is_empty() {
         writer.write_record(HEADER)?;
@@ -272,7 +273,8 @@ pub fn append(path: &Path, new_rows: &[HistoryRow]) -> anyhow::Result<()> {
     bytes.extend_from_slice(&writer.into_inner()?);
     write_atomically(path, &bytes)?;
     lock.unlock()?;
-    Ok(())
+    history.extend_from_slice(new_rows);
+    Ok(history)
 }
 
 fn lock_path(path: &Path) -> PathBuf {

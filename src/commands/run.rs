@@ -15,11 +15,11 @@ use crate::gate::rules::Rules;
 use crate::history::RunLabel;
 use crate::publish::summary_json;
 use crate::publish::summary_json::Curves;
-use crate::report::{ReportInput, RunMeta};
-use crate::results::failures_csv::FailureRow;
+use crate::report::ReportInput;
+use crate::results::timeline::TimelinePoint;
 use crate::results::{terminal, ResultsDir};
 use crate::scenario::{Overrides, Scenario};
-use crate::{CouldNotRun, InvalidInput};
+use crate::InvalidInput;
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let crate::config::Config {
@@ -123,7 +123,7 @@ pub struct Gate {
 }
 
 /// The pipeline shared by `run` and `demo`: check the target, swarm, write
-/// the results directory, print the summary, judge.
+/// the results directory, judge, tell.
 pub async fn swarm(
     scenario: Scenario,
     output: &OutputArgs,
@@ -132,18 +132,112 @@ pub async fn swarm(
 ) -> anyhow::Result<ExitCode> {
     // Before anything slow, so that a cancel during the target check stops too.
     let interrupt = stop_on_signals()?;
+    let addresses = target::resolve(&scenario.host, allow_remote).await?;
     let results = ResultsDir::prepare(&output.out)?;
     check_outputs(output, &gate)?;
-    let addresses = target::resolve(&scenario.host, allow_remote).await?;
     target::ensure_reachable(&scenario.host, &addresses).await?;
+    let (run, timeline) =
+        swarm_users(scenario, addresses, output.quiet, &results, interrupt).await?;
 
+    let current = crate::results::run_stats(&run, &results.path().display().to_string());
+    let verdict = judge_and_print(&current, gate.baseline.as_ref(), &gate.rules);
+    let outcome = Outcome::of(&run, &verdict, results.path());
+    let summary = summary_json::RunSummary::of(&run, crate::publish::commit());
+    let curves = Curves::of(&current, gate.baseline.as_ref());
+    let summary_path = results.path().join(summary_json::FILE_NAME);
+    summary_json::write(
+        &summary_path,
+        Some(&summary),
+        &verdict,
+        outcome.exit_code(),
+        &curves,
+    )?;
+    let history = record_history(&gate, &summary, &current, &verdict)?;
+    let report_path = output
+        .report
+        .clone()
+        .unwrap_or_else(|| results.path().join("report.html"));
+    let judged = gate.baseline.is_some() || !gate.rules.thresholds.is_empty();
+    let input = ReportInput::of_run(
+        &run,
+        &summary,
+        &current,
+        curves,
+        judged.then_some(&verdict),
+        timeline,
+        &history,
+    );
+    write_report(&report_path, &input)?;
+    crate::publish::to_ci(
+        &verdict,
+        gate.ci.summary_md.as_deref(),
+        gate.ci.junit.as_deref(),
+        &report_path,
+        Some(&summary_path),
+    )?;
+    outln!("\nresults: {}", results.path().display());
+    if !outcome.is_fault() {
+        update_baseline_if_earned(&gate, &run, &verdict)?;
+    }
+    Ok(outcome.finish())
+}
+
+/// Appends this run to `--history`; the whole history, for the report.
+fn record_history(
+    gate: &Gate,
+    summary: &summary_json::RunSummary,
+    current: &RunStats,
+    verdict: &crate::gate::Verdict,
+) -> anyhow::Result<Vec<crate::history::HistoryRow>> {
+    let Some((path, label)) = &gate.history else {
+        return Ok(Vec::new());
+    };
+    let label = RunLabel {
+        time: summary.started_at.clone(),
+        commit: summary.commit.clone(),
+        branch: crate::publish::branch(),
+        label: label.clone(),
+    };
+    crate::history::append(path, &crate::history::rows_of(current, verdict, &label))
+}
+
+/// `--update-baseline`: only a run that passed its gate, unless `--force`.
+fn update_baseline_if_earned(
+    gate: &Gate,
+    run: &engine::RunResult,
+    verdict: &crate::gate::Verdict,
+) -> anyhow::Result<()> {
+    let Some((path, force)) = &gate.update else {
+        return Ok(());
+    };
+    if verdict.passed || *force {
+        update_baseline(path, run, *force)
+    } else {
+        // A broken run recorded as the baseline would let the next broken run pass.
+        crate::errln!(
+            "error: the run failed its gate, so the baseline {} was left as it was; pass --force with --update-baseline to record it anyway",
+            path.display()
+        );
+        Ok(())
+    }
+}
+
+/// The users' part: swarm the target, stream the timeline, write the
+/// results directory and print the table. The run comes back redacted.
+async fn swarm_users(
+    scenario: Scenario,
+    addresses: Vec<std::net::SocketAddr>,
+    quiet: bool,
+    results: &ResultsDir,
+    interrupt: CancellationToken,
+) -> anyhow::Result<(engine::RunResult, Vec<TimelinePoint>)> {
     let mut observer = RunObserver::new(
         results.history()?,
         scenario.load.duration,
         scenario.load.users,
-        output.quiet,
+        quiet,
     );
-    if !output.quiet {
+    if !quiet {
         crate::errln!(
             "swarming {} with {}",
             scenario.host,
@@ -160,99 +254,62 @@ pub async fn swarm(
     for warning in run.warnings() {
         crate::errln!("warning: {warning}");
     }
+    Ok((run, timeline))
+}
 
-    let current = crate::results::run_stats(&run, &results.path().display().to_string());
-    let verdict = judge_and_print(&current, gate.baseline.as_ref(), &gate.rules);
-    let code = if run.interrupted || !run.faults.is_empty() {
-        3
-    } else if verdict.passed {
-        0
-    } else {
-        1
-    };
-    let curves = Curves::of(&current, gate.baseline.as_ref());
-    let summary = summary_json::RunSummary::of(&run, crate::publish::commit());
-    summary_json::write(
-        &results.path().join(summary_json::FILE_NAME),
-        Some(&summary),
-        &verdict,
-        code,
-        &curves,
-    )?;
-    let meta = RunMeta::from(&summary);
-    let history = match &gate.history {
-        Some((path, label)) => {
-            let label = RunLabel {
-                time: meta.started_at.clone(),
-                commit: meta.commit.clone(),
-                branch: crate::publish::branch(),
-                label: label.clone(),
-            };
-            crate::history::append(path, &crate::history::rows_of(&current, &verdict, &label))?;
-            crate::history::read(path)?
-        }
-        None => Vec::new(),
-    };
-    let input = ReportInput {
-        title: run.scenario.clone(),
-        run: Some(meta),
-        current: &current,
-        current_curve: curves.current,
-        baseline_curve: curves.baseline,
-        verdict: (gate.baseline.is_some() || !gate.rules.thresholds.is_empty()).then_some(&verdict),
-        timeline,
-        failures: run
-            .stats
-            .errors
-            .iter()
-            .map(|e| FailureRow {
-                method: e.method.to_string(),
-                name: e.name.to_string(),
-                message: e.message.clone(),
-                occurrences: e.occurrences,
-            })
-            .collect(),
-        history: &history,
-    };
-    let report_path = output
-        .report
-        .clone()
-        .unwrap_or_else(|| results.path().join("report.html"));
-    write_report(&report_path, &input)?;
-    crate::publish::to_ci(
-        &verdict,
-        gate.ci.summary_md.as_deref(),
-        gate.ci.junit.as_deref(),
-        &report_path,
-        Some(&results.path().join(summary_json::FILE_NAME)),
-    )?;
-    outln!("\nresults: {}", results.path().display());
-    if !run.faults.is_empty() {
-        return Err(CouldNotRun(format!(
-            "swarmgate itself failed during the run, so its results are no verdict: {} (results of what ran are in {})",
-            run.faults.join("; "),
-            results.path().display()
-        ))
-        .into());
-    }
-    if let Some((path, force)) = &gate.update {
-        if verdict.passed || *force {
-            update_baseline(path, &run, *force)?;
+/// How a run ended: the one place that says which exit code it is.
+enum Outcome {
+    /// The gate's verdict: exit 0 when it passed, 1 when not.
+    Judged { passed: bool },
+    /// Cut short (exit 3): the verdict covers less than was asked.
+    Interrupted(String),
+    /// swarmgate's own task failed (exit 3): no verdict at all.
+    Fault(String),
+}
+
+impl Outcome {
+    fn of(
+        run: &engine::RunResult,
+        verdict: &crate::gate::Verdict,
+        results: &std::path::Path,
+    ) -> Self {
+        if !run.faults.is_empty() {
+            Self::Fault(format!(
+                "swarmgate itself failed during the run, so its results are no verdict: {} (results of what ran are in {})",
+                run.faults.join("; "),
+                results.display()
+            ))
+        } else if run.interrupted {
+            Self::Interrupted(format!(
+                "interrupted after {:.0}s; the results of what ran are in {}",
+                run.elapsed.as_secs_f64(),
+                results.display()
+            ))
         } else {
-            // A broken run recorded as the baseline would let the next broken run pass.
-            crate::errln!(
-                "error: the run failed its gate, so the baseline {} was left as it was; pass --force with --update-baseline to record it anyway",
-                path.display()
-            );
+            Self::Judged {
+                passed: verdict.passed,
+            }
         }
     }
-    if run.interrupted {
-        return Err(CouldNotRun(format!(
-            "interrupted after {:.0}s; the results of what ran are in {}",
-            run.elapsed.as_secs_f64(),
-            results.path().display()
-        ))
-        .into());
+
+    fn exit_code(&self) -> u8 {
+        match self {
+            Self::Judged { passed: true } => 0,
+            Self::Judged { passed: false } => 1,
+            Self::Interrupted(_) | Self::Fault(_) => 3,
+        }
     }
-    Ok(ExitCode::from(code))
+
+    fn is_fault(&self) -> bool {
+        matches!(self, Self::Fault(_))
+    }
+
+    /// Says why when the run has no full verdict; the process's exit code.
+    fn finish(self) -> ExitCode {
+        let code = self.exit_code();
+        if let Self::Interrupted(why) | Self::Fault(why) = self {
+            crate::errln!("error: {why}");
+        }
+        ExitCode::from(code)
+    }
 }

@@ -74,6 +74,41 @@ pub struct ReportInput<'a> {
     pub history: &'a [HistoryRow],
 }
 
+impl<'a> ReportInput<'a> {
+    /// The report of a run that has just ended.
+    pub fn of_run(
+        run: &crate::engine::RunResult,
+        summary: &RunSummary,
+        current: &'a RunStats,
+        curves: crate::publish::summary_json::Curves,
+        verdict: Option<&'a Verdict>,
+        timeline: Vec<TimelinePoint>,
+        history: &'a [HistoryRow],
+    ) -> Self {
+        Self {
+            title: run.scenario.clone(),
+            run: Some(RunMeta::from(summary)),
+            current,
+            current_curve: curves.current,
+            baseline_curve: curves.baseline,
+            verdict,
+            timeline,
+            failures: run
+                .stats
+                .errors
+                .iter()
+                .map(|e| FailureRow {
+                    method: e.method.to_string(),
+                    name: e.name.to_string(),
+                    message: e.message.clone(),
+                    occurrences: e.occurrences,
+                })
+                .collect(),
+            history,
+        }
+    }
+}
+
 /// How many past runs the trends show.
 const TREND_RUNS: usize = 30;
 
