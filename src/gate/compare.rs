@@ -1,0 +1,321 @@
+//! One row of the baseline against the same row now: for each metric the
+//! change, its interval, and whether it clears the tolerance.
+
+use super::format::{percent_text, percent_value, points, trim_number};
+use super::input::RowStats;
+use super::rules::MetricKind;
+use super::*;
+
+pub(crate) fn presence(
+    key: &RowKey,
+    outcome: Outcome,
+    fails_gate: bool,
+    reason: String,
+) -> Comparison {
+    Comparison {
+        method: key.method.clone(),
+        name: key.name.clone(),
+        metric: "row".into(),
+        unit: "requests".into(),
+        baseline: None,
+        current: None,
+        change: None,
+        interval: None,
+        outcome,
+        fails_gate,
+        reason,
+    }
+}
+
+/// The decision shared by every metric: `bad_direction` is +1 when an
+/// increase is bad (latency, failures), -1 when a decrease is (throughput).
+pub(crate) struct Judged {
+    outcome: Outcome,
+    words: String,
+}
+
+pub(crate) fn decide(
+    change: f64,
+    interval: (f64, f64),
+    allowed: f64,
+    bad_direction: f64,
+    beyond_floor: bool,
+    tolerance_text: &str,
+) -> Judged {
+    let (bad_side, good_side) = if bad_direction > 0.0 {
+        (interval.0, -interval.1)
+    } else {
+        (-interval.1, interval.0)
+    };
+    let (worse, better) = if bad_direction > 0.0 {
+        ("above", "below")
+    } else {
+        ("below", "above")
+    };
+    let sign = |direction: f64| if direction > 0.0 { "+" } else { "-" };
+    if bad_side > allowed && beyond_floor {
+        Judged {
+            outcome: Outcome::Regressed,
+            words: format!("regressed, {worse} {}{tolerance_text}", sign(bad_direction)),
+        }
+    } else if good_side > allowed && beyond_floor {
+        Judged {
+            outcome: Outcome::Improved,
+            words: format!(
+                "improved, {better} {}{tolerance_text}",
+                sign(-bad_direction)
+            ),
+        }
+    } else if change.abs() <= allowed {
+        Judged {
+            outcome: Outcome::Unchanged,
+            words: format!("unchanged, within ±{tolerance_text}"),
+        }
+    } else if !beyond_floor {
+        Judged {
+            outcome: Outcome::Unchanged,
+            words: "unchanged, within the absolute floor".into(),
+        }
+    } else {
+        Judged {
+            outcome: Outcome::Inconclusive,
+            words: format!("inconclusive, the interval reaches within ±{tolerance_text}"),
+        }
+    }
+}
+
+/// Writes a comparison's outcome and reason: too few samples, or the judgement.
+pub(crate) fn conclude(
+    comparison: &mut Comparison,
+    head: String,
+    too_few: Option<String>,
+    gated: bool,
+    judge: impl FnOnce() -> Judged,
+) {
+    match too_few {
+        Some(reason) => comparison.reason = format!("{head}: {reason}"),
+        None => {
+            let judged = judge();
+            comparison.outcome = judged.outcome;
+            comparison.fails_gate = gated && judged.outcome == Outcome::Regressed;
+            comparison.reason = format!("{head}: {}", judged.words);
+        }
+    }
+}
+
+pub(crate) fn compare_row(
+    key: &RowKey,
+    b: &RowStats,
+    c: &RowStats,
+    rules: &Rules,
+    alpha: f64,
+    out: &mut Vec<Comparison>,
+) {
+    let too_few = b.requests < rules.min_samples || c.requests < rules.min_samples;
+    let few_reason = || {
+        format!(
+            "inconclusive, too few samples ({} and {} requests; at least {} needed)",
+            b.requests, c.requests, rules.min_samples
+        )
+    };
+    let base = |metric: String, unit: &str| Comparison {
+        method: key.method.clone(),
+        name: key.name.clone(),
+        metric,
+        unit: unit.to_owned(),
+        baseline: None,
+        current: None,
+        change: None,
+        interval: None,
+        outcome: Outcome::Inconclusive,
+        fails_gate: false,
+        reason: String::new(),
+    };
+
+    let (tolerance, gated) = rules.for_row(&key.method, &key.name, MetricKind::Latency);
+    for &percent in &rules.percentiles {
+        let q = percent / 100.0;
+        let label = format!("p{}", format_percentile(percent));
+        let mut comparison = base(label.clone(), "ms");
+        let (Some(bv), Some(cv)) = (
+            quantile(&b.latency, q, b.timed),
+            quantile(&c.latency, q, c.timed),
+        ) else {
+            comparison.reason = format!("{label}: {}", few_reason());
+            out.push(comparison);
+            continue;
+        };
+        comparison.baseline = Some(bv);
+        comparison.current = Some(cv);
+        let interval = stats::ratio_interval(
+            quantile_interval(&b.latency, q, b.timed, alpha / 2.0),
+            quantile_interval(&c.latency, q, c.timed, alpha / 2.0),
+        );
+        judge_relative(
+            &mut comparison,
+            Relative {
+                head: format!("{label} {} → {}", ms(bv), ms(cv)),
+                values: (bv, cv),
+                interval,
+                allowed: tolerance.allowed,
+                worse: 1.0,
+                beyond_floor: (cv - bv).abs() > tolerance.floor_ms,
+            },
+            too_few.then(few_reason),
+            gated,
+        );
+        out.push(comparison);
+    }
+
+    let (tolerance, gated) = rules.for_row(&key.method, &key.name, MetricKind::FailRate);
+    let mut comparison = base("fail_rate".into(), "fraction");
+    let rate = |s: &RowStats| {
+        if s.requests > 0 {
+            s.failures as f64 / s.requests as f64
+        } else {
+            0.0
+        }
+    };
+    let (bv, cv) = (rate(b), rate(c));
+    let interval =
+        stats::difference_interval(b.failures, b.requests, c.failures, c.requests, alpha);
+    comparison.baseline = Some(bv);
+    comparison.current = Some(cv);
+    comparison.change = Some(cv - bv);
+    comparison.interval = Some(bounded(interval));
+    let head = format!(
+        "failures {} → {} ({}, CI {}..{})",
+        percent_value(bv),
+        percent_value(cv),
+        points(cv - bv),
+        points(interval.0),
+        points(interval.1)
+    );
+    conclude(
+        &mut comparison,
+        head,
+        too_few.then(few_reason),
+        gated,
+        || {
+            decide(
+                cv - bv,
+                interval,
+                tolerance.allowed,
+                1.0,
+                true,
+                &format!("{} pp", trim_number(tolerance.allowed * 100.0)),
+            )
+        },
+    );
+    out.push(comparison);
+
+    let (tolerance, gated) = rules.for_row(&key.method, &key.name, MetricKind::Throughput);
+    let mut comparison = base("throughput".into(), "per_second");
+    comparison.baseline = Some(b.requests_per_second);
+    comparison.current = Some(c.requests_per_second);
+    if b.requests_per_second > 0.0 && c.requests_per_second > 0.0 {
+        let rate_interval = |s: &RowStats| {
+            let seconds = s.requests as f64 / s.requests_per_second;
+            let (lo, hi) = stats::poisson_interval(s.requests, alpha / 2.0);
+            (lo / seconds, hi / seconds)
+        };
+        judge_relative(
+            &mut comparison,
+            Relative {
+                head: format!(
+                    "throughput {}/s → {}/s",
+                    significant(b.requests_per_second),
+                    significant(c.requests_per_second)
+                ),
+                values: (b.requests_per_second, c.requests_per_second),
+                interval: stats::ratio_interval(rate_interval(b), rate_interval(c)),
+                allowed: tolerance.allowed,
+                worse: -1.0,
+                beyond_floor: true,
+            },
+            too_few.then(few_reason),
+            gated,
+        );
+    } else {
+        comparison.reason = "throughput: inconclusive, a side has no requests per second".into();
+    }
+    out.push(comparison);
+}
+
+/// A metric judged by its relative change, with the interval of the ratio
+/// current / baseline: latency percentiles (worse up) and throughput (worse
+/// down).
+pub(crate) struct Relative {
+    /// `p95 12.0 ms → 14.1 ms`: what the reason starts with.
+    head: String,
+    values: (f64, f64),
+    interval: (f64, f64),
+    allowed: f64,
+    /// 1.0 when a rise is a regression, -1.0 when a fall is.
+    worse: f64,
+    /// The change also clears the metric's absolute floor.
+    beyond_floor: bool,
+}
+
+pub(crate) fn judge_relative(
+    comparison: &mut Comparison,
+    relative: Relative,
+    too_few: Option<String>,
+    gated: bool,
+) {
+    let Relative {
+        head,
+        values: (baseline, current),
+        interval,
+        allowed,
+        worse,
+        beyond_floor,
+    } = relative;
+    let change = relative_change(baseline, current);
+    comparison.change = change.is_finite().then_some(change);
+    comparison.interval = Some(bounded(interval));
+    let head = format!(
+        "{head} ({}, CI {}..{})",
+        percent_change(change),
+        percent_change(interval.0),
+        percent_change(interval.1)
+    );
+    conclude(comparison, head, too_few, gated, || {
+        decide(
+            change,
+            interval,
+            allowed,
+            worse,
+            beyond_floor,
+            &percent_text(allowed),
+        )
+    });
+}
+
+pub(crate) fn relative_change(baseline: f64, current: f64) -> f64 {
+    if baseline > 0.0 {
+        current / baseline - 1.0
+    } else if current > 0.0 {
+        f64::INFINITY
+    } else {
+        0.0
+    }
+}
+
+pub(crate) fn bounded((lower, upper): (f64, f64)) -> (Option<f64>, Option<f64>) {
+    (
+        lower.is_finite().then_some(lower),
+        upper.is_finite().then_some(upper),
+    )
+}
+
+/// The chance that a row with `row` of the baseline's `baseline_total`
+/// requests gets none of `current_total` requests when nothing changed:
+/// each request is that row's with the baseline's share.
+pub fn absence_by_chance(row: u64, baseline_total: u64, current_total: u64) -> f64 {
+    if baseline_total == 0 || row == 0 {
+        return 1.0;
+    }
+    let share = (row as f64 / baseline_total as f64).min(1.0);
+    (current_total as f64 * (-share).ln_1p()).exp()
+}

@@ -1,0 +1,122 @@
+//! Latency quantiles and their distribution-free intervals, from exact
+//! histograms or from Locust's percentile columns.
+
+use super::input::{Latency, RowKey, RunStats};
+use super::stats;
+
+/// Where a run's latency distribution is drawn (summary.json, the report).
+pub const CURVE_QUANTILES: [f64; 14] = [
+    0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999,
+];
+
+/// The Aggregated row's percentile curve, stored in summary.json so that a
+/// re-rendered report can draw the baseline's.
+pub fn aggregated_curve(stats: &RunStats) -> Vec<(f64, f64)> {
+    let Some(row) = stats.rows.get(&RowKey::aggregated()) else {
+        return Vec::new();
+    };
+    CURVE_QUANTILES
+        .iter()
+        .filter_map(|&q| quantile(&row.latency, q, row.timed).map(|v| (q, v)))
+        .collect()
+}
+
+/// The point estimate of the `q` quantile, in ms.
+pub fn quantile(latency: &Latency, q: f64, n: u64) -> Option<f64> {
+    if n == 0 {
+        return None;
+    }
+    match latency {
+        Latency::Exact(_) => Some(order_statistic(
+            latency,
+            ((q * n as f64).ceil() as u64).clamp(1, n),
+            n,
+            Side::Upper,
+        )),
+        Latency::Ladder { points, max_ms, .. } => Some(
+            points
+                .iter()
+                .find(|(p, _)| *p >= q - 1e-12)
+                .map(|(_, v)| *v)
+                .unwrap_or(*max_ms),
+        ),
+    }
+}
+
+/// The distribution-free interval of the `q` quantile at two-sided level
+/// `1 - alpha`, in ms; infinite above when there are too few samples.
+pub fn quantile_interval(latency: &Latency, q: f64, n: u64, alpha: f64) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, f64::INFINITY);
+    }
+    let (lower, upper) = stats::quantile_rank_interval(n, q, alpha);
+    (
+        lower
+            .map(|r| order_statistic(latency, r, n, Side::Lower))
+            .unwrap_or(0.0),
+        upper
+            .map(|r| order_statistic(latency, r, n, Side::Upper))
+            .unwrap_or(f64::INFINITY),
+    )
+}
+
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum Side {
+    Lower,
+    Upper,
+}
+
+/// The `rank`-th smallest of `n` response times, in ms. From a percentile
+/// ladder only bounds are known, so it errs outward: down for a lower bound,
+/// up for an upper one.
+pub(crate) fn order_statistic(latency: &Latency, rank: u64, n: u64, side: Side) -> f64 {
+    match latency {
+        Latency::Exact(histogram) => {
+            let mut seen = 0;
+            for value in histogram.iter_recorded() {
+                seen += value.count_at_value();
+                if seen >= rank {
+                    return histogram.median_equivalent(value.value_iterated_to()) as f64 / 1000.0;
+                }
+            }
+            histogram.max() as f64 / 1000.0
+        }
+        Latency::Ladder {
+            points,
+            min_ms,
+            max_ms,
+        } => {
+            let value = ladder_quantile(points, *min_ms, *max_ms, rank as f64 / n as f64);
+            let half_bucket = crate::units::locust_bucket_step(value) / 2.0;
+            match side {
+                Side::Lower => (value - half_bucket).max(*min_ms),
+                Side::Upper => (value + half_bucket).min(*max_ms),
+            }
+        }
+    }
+}
+
+/// The quantile function through Locust's columns, linear between them and
+/// anchored at the exact minimum and maximum. An approximation: between two
+/// columns nothing is known but that the function rises.
+pub(crate) fn ladder_quantile(
+    points: &[(f64, f64)],
+    min_ms: f64,
+    max_ms: f64,
+    fraction: f64,
+) -> f64 {
+    let mut previous = (0.0, min_ms);
+    for &(q, v) in points.iter().chain([(1.0, max_ms)].iter()) {
+        if fraction <= q {
+            let span = q - previous.0;
+            let t = if span > 0.0 {
+                (fraction - previous.0) / span
+            } else {
+                1.0
+            };
+            return previous.1 + t.clamp(0.0, 1.0) * (v - previous.1);
+        }
+        previous = (q, v.max(previous.1));
+    }
+    max_ms
+}

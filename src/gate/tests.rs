@@ -1,0 +1,286 @@
+use super::input::Latency;
+use super::quantiles::ladder_quantile;
+use super::thresholds::Threshold;
+use super::*;
+use crate::metrics::new_histogram;
+use input::RowStats;
+use rand::{Rng, SeedableRng};
+use std::collections::BTreeMap;
+
+/// A row of `n` requests with latencies `scale` × (5 ms + exponential 2 ms).
+fn row(n: u64, scale: f64, failures: u64, seed: u64) -> RowStats {
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+    let mut histogram = new_histogram();
+    let mut sum = 0.0;
+    for _ in 0..n {
+        let ms = scale * (5.0 - 2.0 * (1.0 - rng.gen::<f64>()).ln());
+        sum += ms;
+        histogram.record((ms * 1000.0) as u64).unwrap();
+    }
+    RowStats {
+        requests: n,
+        failures,
+        timed: n,
+        requests_per_second: n as f64 / 30.0,
+        average_ms: sum / n as f64,
+        latency: Latency::Exact(histogram),
+    }
+}
+
+fn run(rows: Vec<(&str, RowStats)>) -> RunStats {
+    let rows: BTreeMap<RowKey, RowStats> = rows
+        .into_iter()
+        .map(|(name, r)| {
+            (
+                RowKey {
+                    method: "GET".into(),
+                    name: name.into(),
+                },
+                r,
+            )
+        })
+        .collect();
+    RunStats {
+        source: "test".into(),
+        rows,
+        ladder: None,
+    }
+}
+
+fn outcomes(verdict: &Verdict, name: &str) -> Vec<(String, Outcome)> {
+    verdict
+        .comparisons
+        .iter()
+        .filter(|c| c.name == name)
+        .map(|c| (c.metric.clone(), c.outcome))
+        .collect()
+}
+
+#[test]
+fn the_same_system_twice_passes() {
+    for seed in 0..20 {
+        let baseline = run(vec![
+            ("/a", row(5000, 1.0, 10, seed)),
+            ("/b", row(300, 1.0, 0, seed + 100)),
+        ]);
+        let current = run(vec![
+            ("/a", row(5000, 1.0, 12, seed + 1000)),
+            ("/b", row(300, 1.0, 1, seed + 2000)),
+        ]);
+        let verdict = judge(&current, Some(&baseline), &Rules::default());
+        assert!(
+            verdict.passed,
+            "seed {seed}: {:#?}",
+            verdict.failures().collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+fn a_quarter_slower_regresses_and_says_why() {
+    let baseline = run(vec![("/a", row(5000, 1.0, 0, 1))]);
+    let current = run(vec![("/a", row(5000, 1.25, 0, 2))]);
+    let verdict = judge(&current, Some(&baseline), &Rules::default());
+    assert!(!verdict.passed);
+    let p95 = verdict
+        .comparisons
+        .iter()
+        .find(|c| c.metric == "p95")
+        .unwrap();
+    assert_eq!(p95.outcome, Outcome::Regressed);
+    assert!(
+        p95.reason.starts_with("p95 ")
+            && p95.reason.contains("CI +")
+            && p95.reason.ends_with("regressed, above +10%"),
+        "{}",
+        p95.reason
+    );
+}
+
+#[test]
+fn a_doubled_p99_of_170_requests_is_noise_not_a_regression() {
+    // The example: p99 from 170 requests is about the second-largest sample.
+    let baseline = run(vec![("/few", row(170, 1.0, 0, 3))]);
+    let mut current_row = row(170, 1.0, 0, 4);
+    if let Latency::Exact(h) = &mut current_row.latency {
+        let max = h.max();
+        h.record(max * 2).unwrap();
+        h.record(max * 2).unwrap();
+    }
+    current_row.requests += 2;
+    current_row.timed += 2;
+    let current = run(vec![("/few", current_row)]);
+    let verdict = judge(&current, Some(&baseline), &Rules::default());
+    let p99 = verdict
+        .comparisons
+        .iter()
+        .find(|c| c.metric == "p99")
+        .unwrap();
+    assert_ne!(p99.outcome, Outcome::Regressed, "{}", p99.reason);
+    assert!(verdict.passed);
+}
+
+#[test]
+fn too_few_samples_are_inconclusive() {
+    let baseline = run(vec![("/a", row(10, 1.0, 0, 5))]);
+    let current = run(vec![("/a", row(10, 3.0, 0, 6))]);
+    let verdict = judge(&current, Some(&baseline), &Rules::default());
+    assert!(outcomes(&verdict, "/a")
+        .iter()
+        .all(|(_, o)| *o == Outcome::Inconclusive));
+    assert!(verdict.comparisons[0]
+        .reason
+        .contains("too few samples (10 and 10 requests; at least 20 needed)"));
+}
+
+#[test]
+fn failure_rates_compare_with_a_two_proportion_interval() {
+    let baseline = run(vec![("/a", row(2000, 1.0, 20, 7))]);
+    let worse = run(vec![("/a", row(2000, 1.0, 100, 8))]);
+    let verdict = judge(&worse, Some(&baseline), &Rules::default());
+    let fail = verdict
+        .comparisons
+        .iter()
+        .find(|c| c.metric == "fail_rate")
+        .unwrap();
+    assert_eq!(fail.outcome, Outcome::Regressed, "{}", fail.reason);
+    assert!(
+        fail.reason.contains("failures 1.00% → 5.00% (+4.0 pp"),
+        "{}",
+        fail.reason
+    );
+    let slightly = run(vec![("/a", row(2000, 1.0, 30, 9))]);
+    let verdict = judge(&slightly, Some(&baseline), &Rules::default());
+    assert!(verdict.passed);
+}
+
+fn with_total(mut stats: RunStats, requests: u64, failures: u64) -> RunStats {
+    stats
+        .rows
+        .insert(RowKey::aggregated(), row(requests, 1.0, failures, 9));
+    stats
+}
+
+#[test]
+fn a_run_with_no_success_or_too_many_failures_never_passes() {
+    let rules = Rules::default();
+    let nothing = with_total(run(vec![]), 0, 0);
+    let verdict = judge(&nothing, None, &rules);
+    assert!(!verdict.passed);
+    assert!(verdict.thresholds[0]
+        .reason
+        .contains("no request succeeded"));
+    let all_failed = with_total(run(vec![("/a", row(50, 1.0, 50, 1))]), 50, 50);
+    assert!(!judge(&all_failed, None, &rules).passed);
+    // Even against a baseline that was just as broken.
+    assert!(!judge(&all_failed, Some(&all_failed), &rules).passed);
+
+    let some_failed = with_total(run(vec![("/a", row(1000, 1.0, 20, 1))]), 1000, 20);
+    let verdict = judge(&some_failed, None, &rules);
+    assert!(!verdict.passed, "2% is over the default 1%");
+    assert!(verdict.thresholds[0].reason.contains("max_fail_rate 1%"));
+    let few_failed = with_total(run(vec![("/a", row(1000, 1.0, 10, 1))]), 1000, 10);
+    assert!(
+        judge(&few_failed, None, &rules).passed,
+        "1% is within the limit"
+    );
+    let off = Rules {
+        max_fail_rate: None,
+        ..Rules::default()
+    };
+    assert!(judge(&some_failed, None, &off).passed);
+    assert!(
+        !judge(&all_failed, None, &off).passed,
+        "still nothing succeeded"
+    );
+}
+
+#[test]
+fn a_missing_row_fails_when_its_absence_cannot_be_chance() {
+    assert!((absence_by_chance(1, 10_000, 10_000) - 0.368).abs() < 0.001);
+    assert!(absence_by_chance(1000, 10_000, 10_000) < 1e-300);
+    assert_eq!(absence_by_chance(0, 10_000, 10_000), 1.0);
+    let baseline = with_total(
+        run(vec![
+            ("/hot", row(1000, 1.0, 0, 1)),
+            ("/rare", row(1, 1.0, 0, 2)),
+        ]),
+        10_000,
+        0,
+    );
+    let hot_gone = with_total(run(vec![("/rare", row(1, 1.0, 0, 3))]), 10_000, 0);
+    let verdict = judge(&hot_gone, Some(&baseline), &Rules::default());
+    assert!(!verdict.passed);
+    assert!(verdict
+        .comparisons
+        .iter()
+        .any(|c| c.fails_gate && c.name == "/hot"));
+    let rare_gone = with_total(run(vec![("/hot", row(1000, 1.0, 0, 4))]), 10_000, 0);
+    let verdict = judge(&rare_gone, Some(&baseline), &Rules::default());
+    let rare = verdict
+        .comparisons
+        .iter()
+        .find(|c| c.name == "/rare")
+        .unwrap();
+    assert!(!rare.fails_gate, "{}", rare.reason);
+    assert!(rare.reason.contains("may be chance"), "{}", rare.reason);
+}
+
+#[test]
+fn missing_and_new_rows_follow_the_policy() {
+    let baseline = run(vec![
+        ("/old", row(100, 1.0, 0, 1)),
+        ("/kept", row(100, 1.0, 0, 2)),
+    ]);
+    let current = run(vec![
+        ("/new", row(100, 1.0, 0, 3)),
+        ("/kept", row(100, 1.0, 0, 4)),
+    ]);
+    let warn = judge(&current, Some(&baseline), &Rules::default());
+    assert!(warn.passed);
+    assert_eq!((warn.counts.new, warn.counts.missing), (1, 1));
+    let strict = Rules {
+        missing: MissingPolicy::Fail,
+        ..Rules::default()
+    };
+    assert!(!judge(&current, Some(&baseline), &strict).passed);
+}
+
+#[test]
+fn thresholds_hold_without_a_baseline() {
+    let current = run(vec![("/a", row(1000, 1.0, 30, 1))]);
+    let rules = Rules {
+        thresholds: vec![
+            (
+                "GET /a".into(),
+                vec![Threshold::parse("p(95)<200ms").unwrap()],
+            ),
+            ("/a".into(), vec![Threshold::parse("fail_rate<1%").unwrap()]),
+            (
+                "GET /absent".into(),
+                vec![Threshold::parse("p(95)<1s").unwrap()],
+            ),
+        ],
+        ..Rules::default()
+    };
+    let verdict = judge(&current, None, &rules);
+    let passed: Vec<bool> = verdict.thresholds.iter().map(|t| t.passed).collect();
+    assert_eq!(passed, [true, false, false]);
+    assert!(
+        verdict.thresholds[1]
+            .reason
+            .contains("fail_rate = 3.00%, threshold fail_rate<1%: breached"),
+        "{}",
+        verdict.thresholds[1].reason
+    );
+    assert!(!verdict.passed);
+}
+
+#[test]
+fn ladder_quantiles_interpolate_between_columns() {
+    let points = vec![(0.5, 10.0), (0.9, 20.0), (1.0, 40.0)];
+    assert_eq!(ladder_quantile(&points, 2.0, 40.0, 0.5), 10.0);
+    assert_eq!(ladder_quantile(&points, 2.0, 40.0, 0.7), 15.0);
+    assert_eq!(ladder_quantile(&points, 2.0, 40.0, 0.25), 6.0);
+    assert_eq!(ladder_quantile(&points, 2.0, 40.0, 1.0), 40.0);
+}
