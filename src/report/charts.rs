@@ -1,0 +1,154 @@
+//! The report's charts: the timeline, the latency distributions, p95 per
+//! endpoint, each an SVG drawn by [`super::svg`].
+
+use super::trends::aggregated_trend;
+use super::*;
+
+pub(super) fn charts(input: &ReportInput) -> Vec<ChartView> {
+    let mut charts = Vec::new();
+    let timeline = &input.timeline;
+    let seconds = Axis {
+        label: "time since start (s)".into(),
+        scale: Scale::Linear,
+    };
+    let chart = |title: &str, id: &'static str, svg: String| ChartView {
+        title: title.into(),
+        id,
+        svg: Value::from_safe_string(svg),
+    };
+    if !timeline.is_empty() {
+        let series =
+            |label: &str, style: usize, value: &dyn Fn(&TimelinePoint) -> Option<f64>| Series {
+                label: label.into(),
+                points: timeline
+                    .iter()
+                    .filter_map(|p| value(p).map(|v| (p.at, v)))
+                    .collect(),
+                style: STYLES[style],
+            };
+        charts.push(chart(
+            "Users over time",
+            "users",
+            svg::line_chart(
+                "Users",
+                &seconds,
+                &Axis {
+                    label: "users".into(),
+                    scale: Scale::Linear,
+                },
+                &[series("users", 0, &|p| Some(p.users))],
+            ),
+        ));
+        charts.push(chart(
+            "Requests and failures per second",
+            "throughput",
+            svg::line_chart(
+                "Requests and failures per second",
+                &seconds,
+                &Axis {
+                    label: "per second".into(),
+                    scale: Scale::Linear,
+                },
+                &[
+                    series("requests/s", 0, &|p| Some(p.requests_per_second)),
+                    series("failures/s", 1, &|p| Some(p.failures_per_second)),
+                ],
+            ),
+        ));
+        charts.push(chart(
+            "Response time percentiles over time",
+            "latency",
+            svg::line_chart(
+                "Response time percentiles over time",
+                &seconds,
+                &Axis {
+                    label: "response time (ms)".into(),
+                    scale: Scale::Linear,
+                },
+                &[
+                    series("p50", 0, &|p| p.p50),
+                    series("p95", 1, &|p| p.p95),
+                    series("p99", 2, &|p| p.p99),
+                ],
+            ),
+        ));
+    }
+    if !input.current_curve.is_empty() {
+        let mut curves = vec![Series {
+            label: "current".into(),
+            points: input.current_curve.clone(),
+            style: STYLES[0],
+        }];
+        if let Some(baseline) = &input.baseline_curve {
+            curves.push(Series {
+                label: "baseline".into(),
+                points: baseline.clone(),
+                style: STYLES[1],
+            });
+        }
+        charts.push(chart(
+            "Latency distribution, all requests",
+            "distribution",
+            svg::line_chart(
+                "Latency distribution",
+                &Axis {
+                    label: "percentile".into(),
+                    scale: Scale::Nines,
+                },
+                &Axis {
+                    label: "response time (ms, log scale)".into(),
+                    scale: Scale::Log,
+                },
+                &curves,
+            ),
+        ));
+    }
+    if let Some(trend) = aggregated_trend(input.history) {
+        charts.push(chart(
+            "Trend over the last runs, all requests",
+            "trend",
+            trend,
+        ));
+    }
+    let (names, baseline_p95, current_p95) = p95_per_endpoint(input);
+    if !names.is_empty() {
+        let mut series = Vec::new();
+        if baseline_p95.iter().any(Option::is_some) {
+            series.push(("baseline p95".to_owned(), baseline_p95, STYLES[1]));
+        }
+        series.push(("current p95".to_owned(), current_p95, STYLES[0]));
+        charts.push(chart(
+            "p95 per endpoint",
+            "p95",
+            svg::bar_chart(
+                "p95 per endpoint",
+                "p95 response time (ms)",
+                &names,
+                &series,
+            ),
+        ));
+    }
+    charts
+}
+
+type P95Bars = (Vec<String>, Vec<Option<f64>>, Vec<Option<f64>>);
+
+pub(super) fn p95_per_endpoint(input: &ReportInput) -> P95Bars {
+    let mut names = Vec::new();
+    let mut baseline = Vec::new();
+    let mut current = Vec::new();
+    for (key, row) in locust_order(input.current) {
+        if key.is_aggregated() {
+            continue;
+        }
+        let compared = input.verdict.and_then(|v| {
+            v.comparisons
+                .iter()
+                .find(|c| c.metric == "p95" && c.method == key.method && c.name == key.name)
+        });
+        names.push(key.to_string());
+        baseline.push(compared.and_then(|c| c.baseline));
+        current.push(quantile(&row.latency, 0.95, row.timed));
+    }
+    (names, baseline, current)
+}
