@@ -14,6 +14,8 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio_util::sync::CancellationToken;
 
+mod response;
+
 use super::cookies::CookieJar;
 use super::http::{Outgoing, Session};
 use super::Shared;
@@ -265,72 +267,17 @@ impl User {
         })
     }
 
-    /// Checks the response and applies captures; returns the failure, if any.
+    /// Checks the response and applies its captures; the failure, if any.
     fn judge(&mut self, step: &Step, status: StatusCode, body: &[u8]) -> Option<String> {
-        let status_line = || match status.canonical_reason() {
-            Some(reason) => format!("{} {reason}", status.as_u16()),
-            None => status.as_u16().to_string(),
-        };
-        match &step.check.status {
-            Some(accepted) if !accepted.contains(&status.as_u16()) => {
-                let accepted: Vec<String> = accepted.iter().map(u16::to_string).collect();
-                return Some(format!(
-                    "expected status {}, got {}",
-                    accepted.join(" or "),
-                    status_line()
-                ));
+        match response::check(step, status, body) {
+            Ok(captured) if captured.is_empty() => None,
+            Ok(captured) => {
+                self.vars.extend(captured);
+                self.refresh_context();
+                None
             }
-            None if status.as_u16() >= 400 => return Some(format!("HTTP {}", status_line())),
-            _ => {}
+            Err(failure) => Some(failure),
         }
-        if let Some(needle) = &step.check.body_contains {
-            if !memchr_contains(body, needle.as_bytes()) {
-                return Some(format!("body does not contain {needle:?}"));
-            }
-        }
-        if !step.needs_json() {
-            return None;
-        }
-        let json: serde_json::Value = match serde_json::from_slice(body) {
-            Ok(json) => json,
-            Err(error) => {
-                return Some(format!(
-                    "response is not JSON ({error}), but the step reads JSON from it"
-                ))
-            }
-        };
-        for check in &step.check.json {
-            let found = check.path.query(&json).first();
-            if found != Some(&check.expected) {
-                let got = found
-                    .map(|v| v.to_string())
-                    .unwrap_or_else(|| "nothing".into());
-                return Some(format!(
-                    "{}: expected {}, got {got}",
-                    check.source, check.expected
-                ));
-            }
-        }
-        let mut captured = false;
-        for capture in &step.captures {
-            match capture.path.query(&json).first() {
-                Some(value) => {
-                    self.vars
-                        .insert(capture.variable.clone(), Value::from_serialize(value));
-                    captured = true;
-                }
-                None => {
-                    return Some(format!(
-                        "capture {}: {} matched nothing",
-                        capture.variable, capture.source
-                    ))
-                }
-            }
-        }
-        if captured {
-            self.refresh_context();
-        }
-        None
     }
 
     fn refresh_context(&mut self) {
@@ -522,8 +469,4 @@ async fn pause(think: Duration) {
     if !think.is_zero() {
         tokio::time::sleep(think).await;
     }
-}
-
-fn memchr_contains(haystack: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
