@@ -90,6 +90,7 @@ fn task_weights_hold() {
 [load]
 users = 4
 duration = "2s"
+seed = 7
 [[user]]
   [[user.task]]
   weight = 1

@@ -83,6 +83,9 @@ pub struct Load {
     pub stages: Option<Stages>,
     /// Leave the ramp-up out of the statistics (Locust's `--reset-stats`).
     pub reset_stats: bool,
+    /// Seeds each user's choices (tasks, waits): user `i` gets `seed + i`,
+    /// so a run picks the same sequence every time. `None`: from entropy.
+    pub seed: Option<u64>,
 }
 
 /// Targets ramped to in turn, each over its stage's duration: all of users

@@ -39,6 +39,7 @@ pub struct RawLoad {
     pub body_limit: Option<Spanned<toml::Value>>,
     pub arrival_rate: Option<Spanned<toml::Value>>,
     pub reset_stats: Option<Spanned<toml::Value>>,
+    pub seed: Option<Spanned<toml::Value>>,
     #[serde(default)]
     pub stage: Vec<Spanned<RawStage>>,
 }

@@ -49,13 +49,17 @@ pub struct User {
 impl User {
     pub fn new(shared: Arc<Shared>, class: usize, index: u64) -> Self {
         let shard = index as usize % shared.recorder.shard_count();
+        let rng = match shared.scenario.load.seed {
+            Some(seed) => SmallRng::seed_from_u64(seed.wrapping_add(index)),
+            None => SmallRng::from_entropy(),
+        };
         let mut user = Self {
             session: Session::new(shared.target.clone()),
             cookies: CookieJar::default(),
             shared,
             class,
             shard,
-            rng: SmallRng::from_entropy(),
+            rng,
             vars: BTreeMap::new(),
             context: Value::UNDEFINED,
             headers: HeaderMap::new(),

@@ -126,6 +126,19 @@ impl Compiler<'_> {
                 ),
             },
         };
+        let seed = match &raw.seed {
+            None => Some(None),
+            Some(v) => match v.get_ref().as_integer() {
+                Some(seed) if seed >= 0 => Some(Some(seed as u64)),
+                _ => self.check(
+                    v.span(),
+                    Err(format!(
+                        "seed must be a whole number of at least 0, got {}",
+                        v.get_ref()
+                    )),
+                ),
+            },
+        };
         let load = Load {
             stages: stages_valid.then_some(stages)?,
             users: users?,
@@ -136,6 +149,7 @@ impl Compiler<'_> {
             body_limit: body_limit?,
             arrival_rate: arrival_rate?,
             reset_stats: reset_stats?,
+            seed: seed?,
         };
         if let (Some(message), Some(v)) = (load.nothing_measured(), &raw.reset_stats) {
             self.d.error(Some(v.span()), message);

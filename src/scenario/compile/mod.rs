@@ -129,6 +129,7 @@ fn unreachable_scenario() -> Scenario {
             arrival_rate: None,
             stages: None,
             reset_stats: false,
+            seed: None,
         },
         users: Vec::new(),
         globals: BTreeMap::new(),

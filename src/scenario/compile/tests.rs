@@ -296,3 +296,18 @@ fn ranges_are_half_open_unless_inclusive() {
     assert!(parse_range("5..5").unwrap_err().contains("empty"));
     assert!(parse_range("a..b").unwrap_err().contains("start..end"));
 }
+
+#[test]
+fn a_seed_is_a_whole_number() {
+    let seeded = |seed: &str| {
+        compile_str(&format!(
+            "host = \"http://127.0.0.1:1\"\n[load]\nseed = {seed}\n[[user]]\n  [[user.task]]\n    [[user.task.step]]\n    get = \"/\"\n"
+        ))
+    };
+    assert_eq!(seeded("42").unwrap().load.seed, Some(42));
+    assert!(seeded("-1")
+        .unwrap_err()
+        .to_string()
+        .contains("seed must be a whole number"));
+    assert!(seeded("\"x\"").is_err());
+}
