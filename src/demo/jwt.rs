@@ -6,11 +6,8 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use hmac::{Hmac, Mac};
+use ring::hmac;
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
-
-type HmacSha256 = Hmac<Sha256>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -28,21 +25,23 @@ pub struct Claims {
 }
 
 pub struct Signer {
-    key: [u8; 32],
+    key: hmac::Key,
 }
 
 const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
 
 impl Signer {
     pub fn new(key: [u8; 32]) -> Self {
-        Self { key }
+        Self {
+            key: hmac::Key::new(hmac::HMAC_SHA256, &key),
+        }
     }
 
     pub fn issue(&self, claims: &Claims) -> String {
         let header = URL_SAFE_NO_PAD.encode(HEADER);
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).expect("claims serialize"));
         let signing_input = format!("{header}.{payload}");
-        let signature = URL_SAFE_NO_PAD.encode(self.mac(signing_input.as_bytes()));
+        let signature = URL_SAFE_NO_PAD.encode(hmac::sign(&self.key, signing_input.as_bytes()));
         format!("{signing_input}.{signature}")
     }
 
@@ -52,17 +51,9 @@ impl Signer {
         let (signing_input, signature) = token.rsplit_once('.')?;
         let (_, payload) = signing_input.split_once('.')?;
         let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
-        let mut mac = HmacSha256::new_from_slice(&self.key).expect("any key length");
-        mac.update(signing_input.as_bytes());
-        mac.verify_slice(&signature).ok()?;
+        hmac::verify(&self.key, signing_input.as_bytes(), &signature).ok()?;
         let claims: Claims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
         (claims.token_type == expected && claims.exp > now).then_some(claims)
-    }
-
-    fn mac(&self, input: &[u8]) -> Vec<u8> {
-        let mut mac = HmacSha256::new_from_slice(&self.key).expect("any key length");
-        mac.update(input);
-        mac.finalize().into_bytes().to_vec()
     }
 }
 

@@ -8,32 +8,30 @@ const OVERHEAD: u64 = 64;
 /// Raises the soft limit as far as the hard limit allows. Returns a warning
 /// when the users asked for need more than that.
 pub fn raise_open_files(users: u64) -> Option<String> {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
     let needed = users + OVERHEAD;
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
+    let mut limit = getrlimit(Resource::Nofile);
+    // `None` is unlimited.
+    let below_hard = match (limit.current, limit.maximum) {
+        (Some(soft), Some(hard)) => soft < hard,
+        (Some(_), None) => true,
+        (None, _) => false,
     };
-    // SAFETY: getrlimit and setrlimit only read and write the struct we pass.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
-            return None;
-        }
-        if limit.rlim_cur < limit.rlim_max {
-            let raised = libc::rlimit {
-                rlim_cur: limit.rlim_max,
-                rlim_max: limit.rlim_max,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                limit.rlim_cur = limit.rlim_max;
-            }
+    if below_hard {
+        let raised = Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if setrlimit(Resource::Nofile, raised).is_ok() {
+            limit.current = limit.maximum;
         }
     }
-    let available = limit.rlim_cur;
+    let available = limit.current.unwrap_or(u64::MAX);
     (available < needed).then(|| {
         format!(
             "{users} users need about {needed} open files, but this process may open only {available} \
              (hard limit {}); raise it with `ulimit -n {needed}` or expect connection errors",
-            limit.rlim_max
+            limit.maximum.map_or("none".into(), |m| m.to_string())
         )
     })
 }

@@ -40,31 +40,13 @@ impl ResultFile for FailuresCsv {
     }
 }
 
-/// `%Y-%m-%dT%H:%M:%SZ` from Unix seconds, without a calendar crate
-/// (days-to-civil from Howard Hinnant's date algorithms).
+/// `%Y-%m-%dT%H:%M:%SZ` from Unix seconds, as Locust writes them (up to the
+/// year 9999, the format's last).
 pub fn utc_timestamp(unix_seconds: u64) -> String {
-    let days = (unix_seconds / 86_400) as i64;
-    let seconds_of_day = unix_seconds % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        seconds_of_day / 3600,
-        seconds_of_day / 60 % 60,
-        seconds_of_day % 60
-    )
+    const LAST_SECOND_OF_9999: u64 = 253_402_300_799;
+    let at = std::time::UNIX_EPOCH
+        + std::time::Duration::from_secs(unix_seconds.min(LAST_SECOND_OF_9999));
+    humantime::format_rfc3339_seconds(at).to_string()
 }
 
 /// A failures.csv row as the report shows it.

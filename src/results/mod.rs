@@ -178,23 +178,9 @@ pub fn replace_dir_atomically(path: &Path, files: &[(&str, Vec<u8>)]) -> anyhow:
 
 /// Swaps two paths in one step.
 fn exchange(a: &Path, b: &Path) -> anyhow::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes());
-    let (a_c, b_c) = (c(a)?, c(b)?);
-    // SAFETY: both are valid NUL-terminated paths that outlive the call.
-    let result = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            a_c.as_ptr(),
-            libc::AT_FDCWD,
-            b_c.as_ptr(),
-            libc::RENAME_EXCHANGE,
-        )
-    };
-    if result == 0 {
-        return Ok(());
-    }
-    Err(std::io::Error::last_os_error())
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE)
+        .map_err(std::io::Error::from)
         .with_context(|| format!("swapping {} into place", b.display()))
 }
 

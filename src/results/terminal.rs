@@ -30,20 +30,8 @@ pub fn name_width() -> usize {
     if !std::io::stdout().is_terminal() {
         return 80;
     }
-    let mut size = libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCGWINSZ writes a winsize into the struct we pass.
-    let columns = unsafe {
-        if libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) == 0 {
-            size.ws_col as usize
-        } else {
-            160
-        }
-    };
+    let columns =
+        rustix::termios::tcgetwinsize(std::io::stdout()).map_or(160, |size| size.ws_col as usize);
     columns.saturating_sub(80).clamp(24, 80)
 }
 
