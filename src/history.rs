@@ -350,3 +350,57 @@ pub fn table(rows: &[HistoryRow], runs: usize) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn label(time: &str, commit: &str) -> RunLabel {
+        RunLabel {
+            time: time.into(),
+            commit: Some(commit.into()),
+            branch: Some("main".into()),
+            label: "=SUM(1)".into(),
+        }
+    }
+
+    #[test]
+    fn runs_append_read_back_exactly_and_group_by_run() {
+        let verdict = crate::publish::sample_verdict();
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/locust/slow_stats.csv");
+        let current =
+            crate::results::parse_stats_csv(&std::fs::read(&path).unwrap(), &path).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("history.csv");
+        let first = rows_of(&current, &verdict, &label("2026-12-01T10:00:00Z", "aaa"));
+        assert_eq!(first.len(), current.rows.len());
+        let aggregated = first.iter().find(|r| r.name == "Aggregated").unwrap();
+        assert_eq!(aggregated.verdict, "regressed");
+        assert_eq!(append(&file, &first).unwrap().len(), first.len());
+        let second = rows_of(&current, &verdict, &label("2026-12-02T10:00:00Z", "bbb"));
+        let all = append(&file, &second).unwrap();
+        // What append returns is what the file holds, a formula label included.
+        let read_back = read(&file).unwrap();
+        assert_eq!(read_back.len(), all.len());
+        assert_eq!(read_back[0].label, "=SUM(1)");
+        assert_eq!(read_back[0].requests, all[0].requests);
+        let runs = last_runs(&read_back, 30);
+        assert_eq!(runs.len(), 2);
+        assert_eq!(last_runs(&read_back, 1)[0][0].commit, "bbb");
+        let table = table(&read_back, 5);
+        assert!(table.starts_with("2 runs"), "{table}");
+    }
+
+    #[test]
+    fn a_history_that_does_not_parse_is_left_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("history.csv");
+        std::fs::write(&file, "not,a,history\n1,2,3\n").unwrap();
+        assert!(append(&file, &[]).is_err());
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            "not,a,history\n1,2,3\n"
+        );
+        assert!(read(&dir.path().join("missing.csv")).unwrap().is_empty());
+    }
+}

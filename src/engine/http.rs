@@ -27,6 +27,7 @@ use crate::scenario::Tls;
 
 /// Status, body (empty unless asked for), body length, the `Location` of a
 /// redirect, and the cookies set.
+#[derive(Debug)]
 pub struct Exchanged {
     pub status: StatusCode,
     pub body: Bytes,
@@ -470,5 +471,107 @@ impl AsyncWrite for Stream {
             Stream::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
             Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncBufReadExt;
+
+    /// A loopback server that answers each request with the next of
+    /// `responses` and closes the connection after those marked so; the
+    /// number of connections it accepted.
+    async fn serve(
+        responses: Vec<(&'static [u8], bool)>,
+    ) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = accepted.clone();
+        tokio::spawn(async move {
+            let mut responses = responses.into_iter();
+            while let Ok((stream, _)) = listener.accept().await {
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let mut stream = tokio::io::BufReader::new(stream);
+                loop {
+                    let mut line = String::new();
+                    // The request head, to its blank line.
+                    loop {
+                        line.clear();
+                        if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            break;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let Some((response, close)) = responses.next() else {
+                        return;
+                    };
+                    stream.get_mut().write_all(response).await.unwrap();
+                    if close {
+                        break;
+                    }
+                }
+            }
+        });
+        (address, accepted)
+    }
+
+    fn session(address: SocketAddr) -> Session {
+        let host = url::Url::parse(&format!("http://{address}")).unwrap();
+        Session::new(Target::new(&host, vec![address], &Tls::default()).unwrap())
+    }
+
+    fn get(headers: &HeaderMap) -> Outgoing<'_> {
+        Outgoing {
+            method: &Method::GET,
+            target: "/x",
+            headers,
+            body: b"",
+        }
+    }
+
+    #[tokio::test]
+    async fn a_kept_alive_connection_carries_the_next_request() {
+        let ok: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nSet-Cookie: a=b\r\n\r\nhi";
+        let (address, accepted) = serve(vec![(ok, false), (ok, false)]).await;
+        let mut session = session(address);
+        let headers = HeaderMap::new();
+        for _ in 0..2 {
+            let exchanged = session.exchange(&get(&headers), Some(1024)).await.unwrap();
+            assert_eq!(exchanged.status, StatusCode::OK);
+            assert_eq!(&exchanged.body[..], b"hi");
+            assert_eq!(exchanged.set_cookies, ["a=b"]);
+        }
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn a_closed_connection_is_reopened_and_bodies_past_the_limit_fail() {
+        let closing: &[u8] =
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello";
+        let (address, accepted) = serve(vec![(closing, true), (closing, true)]).await;
+        let mut session = session(address);
+        let headers = HeaderMap::new();
+        let counted = session.exchange(&get(&headers), None).await.unwrap();
+        assert_eq!((counted.body_length, counted.body.len()), (5, 0));
+        let error = session.exchange(&get(&headers), Some(3)).await.unwrap_err();
+        assert!(error.contains("body_limit"), "{error}");
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test]
+    async fn nothing_listening_is_a_failure_that_says_so() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        drop(listener);
+        let headers = HeaderMap::new();
+        let error = session(address)
+            .exchange(&get(&headers), None)
+            .await
+            .unwrap_err();
+        assert!(!error.is_empty());
     }
 }

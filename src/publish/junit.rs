@@ -106,3 +106,28 @@ fn escape(text: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn junit_counts_a_failure_per_regression_and_breach() {
+        let verdict = crate::publish::sample_verdict();
+        let xml = render(&verdict);
+        let document = roxmltree::Document::parse(&xml).unwrap();
+        let failures = document
+            .descendants()
+            .filter(|n| n.has_tag_name("failure"))
+            .count();
+        let expected = verdict.comparisons.iter().filter(|c| c.fails_gate).count()
+            + verdict.thresholds.iter().filter(|t| !t.passed).count();
+        assert_eq!(failures, expected);
+        let declared: usize = document
+            .descendants()
+            .filter(|n| n.has_tag_name("testsuite"))
+            .map(|n| n.attribute("failures").unwrap().parse::<usize>().unwrap())
+            .sum();
+        assert_eq!(declared, expected);
+    }
+}

@@ -84,3 +84,25 @@ fn cell(text: &str) -> String {
         .replace('>', "&gt;")
         .replace(['\r', '\n'], " ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_has_the_headline_a_table_and_the_report() {
+        let verdict = crate::publish::sample_verdict();
+        let markdown = render(&verdict, Some("out/report.html"));
+        assert!(
+            markdown.starts_with("### swarmgate: ❌ FAILED\n"),
+            "{markdown}"
+        );
+        // The headline once, without the text form's prefix.
+        assert!(!markdown.contains("Verdict: FAILED"), "{markdown}");
+        let table_rows = markdown.lines().filter(|l| l.starts_with('|')).count();
+        assert!(table_rows >= 3, "{markdown}");
+        assert!(markdown.contains("out/report.html"), "{markdown}");
+        assert!(markdown.contains("p(50)&lt;1ms: breached"), "{markdown}");
+        assert_eq!(markdown.matches("| regressed |").count(), 2, "{markdown}");
+    }
+}

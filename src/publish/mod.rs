@@ -80,3 +80,26 @@ pub fn to_ci(
     }
     Ok(())
 }
+
+/// A verdict to render in every form's tests: Locust's genuine files of a
+/// healthy run and of the same run slowed down, under rules with a
+/// threshold that holds and one that is breached.
+#[cfg(test)]
+pub(crate) fn sample_verdict() -> Verdict {
+    let read = |name: &str| {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/locust")
+            .join(name);
+        crate::results::parse_stats_csv(&std::fs::read(&path).unwrap(), &path).unwrap()
+    };
+    let rules = crate::gate::rules::Rules::parse(
+        Path::new("rules.toml"),
+        "[gate]\n[gate.thresholds]\n\"Aggregated\" = [\"p(95)<10s\", \"p(50)<1ms\"]\n",
+    )
+    .unwrap();
+    crate::gate::judge(
+        &read("slow_stats.csv"),
+        Some(&read("base-a_stats.csv")),
+        &rules,
+    )
+}

@@ -189,3 +189,35 @@ impl Curves {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_json_follows_its_schema() {
+        let verdict = crate::publish::sample_verdict();
+        let curve = [(0.5, 1.0), (0.99, 3.0)];
+        let bytes = render(
+            None,
+            &verdict,
+            1,
+            Distributions {
+                current: &curve,
+                baseline: Some(&curve),
+            },
+        )
+        .unwrap();
+        let summary: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../docs/summary.schema.json")).unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&summary)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(summary["exit_code"], 1);
+        assert_eq!(summary["verdict"]["passed"], false);
+    }
+}

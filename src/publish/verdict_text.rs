@@ -129,3 +129,25 @@ pub fn interval(c: &Comparison) -> String {
         bound(upper, f64::INFINITY)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_text_names_each_regression_with_its_interval_and_the_breach() {
+        let verdict = crate::publish::sample_verdict();
+        assert!(!verdict.passed);
+        let text = render(&verdict);
+        assert!(text.starts_with("Verdict: FAILED"), "{text}");
+        let regressed: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("): regressed"))
+            .collect();
+        assert_eq!(regressed.len(), 2, "{text}");
+        for line in regressed {
+            assert!(line.contains("→") && line.contains("CI "), "{line}");
+        }
+        assert!(text.contains("p(50)<1ms"), "{text}");
+    }
+}

@@ -208,3 +208,77 @@ pub fn parse_stats_csv(bytes: &[u8], path: &Path) -> Result<RunStats, InvalidInp
         ladder: Some(ladder),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gate::input::RowKey;
+
+    fn parse(text: &str) -> Result<RunStats, InvalidInput> {
+        parse_stats_csv(text.as_bytes(), Path::new("stats.csv"))
+    }
+
+    const ROW: &str = "GET,/a,10,1,5,5.5,1.0,20.0,100,2.0,0.2,5,6,7,8,9,10,12,15,20,20,20";
+    const AGGREGATED: &str =
+        ",Aggregated,10,1,5,5.5,1.0,20.0,100,2.0,0.2,5,6,7,8,9,10,12,15,20,20,20";
+
+    fn csv(rows: &[&str], line_end: &str) -> String {
+        let header = HEADER
+            .iter()
+            .chain(&PERCENTILE_HEADERS)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(",");
+        std::iter::once(header.as_str())
+            .chain(rows.iter().copied())
+            .collect::<Vec<_>>()
+            .join(line_end)
+    }
+
+    #[test]
+    fn locust_files_read_with_any_line_end_and_a_byte_order_mark() {
+        for text in [
+            csv(&[ROW, AGGREGATED], "\n"),
+            csv(&[ROW, AGGREGATED], "\r\n"),
+            format!("\u{feff}{}", csv(&[ROW, AGGREGATED], "\r\n")),
+        ] {
+            let stats = parse(&text).unwrap();
+            let row = &stats.rows[&RowKey {
+                method: "GET".into(),
+                name: "/a".into(),
+            }];
+            assert_eq!((row.requests, row.failures), (10, 1));
+            assert_eq!(row.average_ms, 5.5);
+            assert!(stats.rows.contains_key(&RowKey::aggregated()));
+            assert_eq!(
+                stats.ladder.as_ref().unwrap().len(),
+                PERCENTILE_HEADERS.len()
+            );
+        }
+    }
+
+    #[test]
+    fn a_row_without_requests_may_have_na_percentiles() {
+        let empty = "GET,/b,0,0,0,0.0,0,0,0,0.0,0.0,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A";
+        let stats = parse(&csv(&[empty, AGGREGATED], "\n")).unwrap();
+        assert_eq!(
+            stats.rows[&RowKey {
+                method: "GET".into(),
+                name: "/b".into()
+            }]
+                .requests,
+            0
+        );
+    }
+
+    #[test]
+    fn what_no_run_could_write_is_refused_by_line() {
+        let fewer = ROW.replacen(",10,1,", ",10,11,", 1);
+        let error = parse(&csv(&[&fewer], "\n")).unwrap_err().to_string();
+        assert!(error.starts_with("stats.csv:2:"), "{error}");
+        assert!(parse("Type,Name\n")
+            .unwrap_err()
+            .to_string()
+            .contains("header"));
+    }
+}
