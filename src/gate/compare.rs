@@ -15,8 +15,8 @@ pub(crate) fn presence(
     Comparison {
         method: key.method.clone(),
         name: key.name.clone(),
-        metric: "row".into(),
-        unit: "requests".into(),
+        metric: Metric::Row,
+        unit: Unit::Requests,
         baseline: None,
         current: None,
         change: None,
@@ -118,11 +118,11 @@ pub(crate) fn compare_row(
             b.requests, c.requests, rules.min_samples
         )
     };
-    let base = |metric: String, unit: &str| Comparison {
+    let base = |metric: Metric, unit: Unit| Comparison {
         method: key.method.clone(),
         name: key.name.clone(),
         metric,
-        unit: unit.to_owned(),
+        unit,
         baseline: None,
         current: None,
         change: None,
@@ -135,8 +135,8 @@ pub(crate) fn compare_row(
     let (tolerance, gated) = rules.for_row(&key.method, &key.name, MetricKind::Latency);
     for &percent in &rules.percentiles {
         let q = percent / 100.0;
-        let label = format!("p{}", format_percentile(percent));
-        let mut comparison = base(label.clone(), "ms");
+        let label = Metric::Percentile(percent).to_string();
+        let mut comparison = base(Metric::Percentile(percent), Unit::Ms);
         let (Some(bv), Some(cv)) = (
             quantile(&b.latency, q, b.timed),
             quantile(&c.latency, q, c.timed),
@@ -168,7 +168,7 @@ pub(crate) fn compare_row(
     }
 
     let (tolerance, gated) = rules.for_row(&key.method, &key.name, MetricKind::FailRate);
-    let mut comparison = base("fail_rate".into(), "fraction");
+    let mut comparison = base(Metric::FailRate, Unit::Fraction);
     let rate = |s: &RowStats| {
         if s.requests > 0 {
             s.failures as f64 / s.requests as f64
@@ -210,7 +210,7 @@ pub(crate) fn compare_row(
     out.push(comparison);
 
     let (tolerance, gated) = rules.for_row(&key.method, &key.name, MetricKind::Throughput);
-    let mut comparison = base("throughput".into(), "per_second");
+    let mut comparison = base(Metric::Throughput, Unit::PerSecond);
     comparison.baseline = Some(b.requests_per_second);
     comparison.current = Some(c.requests_per_second);
     if b.requests_per_second > 0.0 && c.requests_per_second > 0.0 {

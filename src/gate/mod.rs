@@ -58,15 +58,79 @@ impl Outcome {
     }
 }
 
+/// What a comparison compares; written `p95`, `fail_rate`, `throughput`, or
+/// `row` for a row that is new or missing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Metric {
+    /// A latency percentile, e.g. 95 or 99.9.
+    Percentile(f64),
+    FailRate,
+    Throughput,
+    Row,
+}
+
+impl std::fmt::Display for Metric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Metric::Percentile(percent) => write!(f, "p{}", format_percentile(*percent)),
+            Metric::FailRate => f.write_str("fail_rate"),
+            Metric::Throughput => f.write_str("throughput"),
+            Metric::Row => f.write_str("row"),
+        }
+    }
+}
+
+impl std::str::FromStr for Metric {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "fail_rate" => Ok(Metric::FailRate),
+            "throughput" => Ok(Metric::Throughput),
+            "row" => Ok(Metric::Row),
+            _ => text
+                .strip_prefix('p')
+                .and_then(|p| p.parse::<f64>().ok())
+                .filter(|p| (0.0..=100.0).contains(p))
+                .map(Metric::Percentile)
+                .ok_or_else(|| format!("unknown metric `{text}`")),
+        }
+    }
+}
+
+impl Serialize for Metric {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Metric {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// What a comparison's values are in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    Ms,
+    /// Failure rates: 0.01 is 1%, and changes are in percentage points.
+    Fraction,
+    PerSecond,
+    /// Request counts: a new or missing row.
+    Requests,
+}
+
 /// One metric of one row, baseline against current.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Comparison {
     pub method: String,
     pub name: String,
-    /// `p95`, `fail_rate`, `throughput`, or `row` for new and missing rows.
-    pub metric: String,
-    /// `ms`, `fraction` or `per_second`.
-    pub unit: String,
+    pub metric: Metric,
+    pub unit: Unit,
     pub baseline: Option<f64>,
     pub current: Option<f64>,
     /// Relative for latency and throughput (0.24 is +24%), a difference of

@@ -52,7 +52,7 @@ fn outcomes(verdict: &Verdict, name: &str) -> Vec<(String, Outcome)> {
         .comparisons
         .iter()
         .filter(|c| c.name == name)
-        .map(|c| (c.metric.clone(), c.outcome))
+        .map(|c| (c.metric.to_string(), c.outcome))
         .collect()
 }
 
@@ -85,7 +85,7 @@ fn a_quarter_slower_regresses_and_says_why() {
     let p95 = verdict
         .comparisons
         .iter()
-        .find(|c| c.metric == "p95")
+        .find(|c| c.metric == Metric::Percentile(95.0))
         .unwrap();
     assert_eq!(p95.outcome, Outcome::Regressed);
     assert!(
@@ -114,7 +114,7 @@ fn a_doubled_p99_of_170_requests_is_noise_not_a_regression() {
     let p99 = verdict
         .comparisons
         .iter()
-        .find(|c| c.metric == "p99")
+        .find(|c| c.metric == Metric::Percentile(99.0))
         .unwrap();
     assert_ne!(p99.outcome, Outcome::Regressed, "{}", p99.reason);
     assert!(verdict.passed);
@@ -141,7 +141,7 @@ fn failure_rates_compare_with_a_two_proportion_interval() {
     let fail = verdict
         .comparisons
         .iter()
-        .find(|c| c.metric == "fail_rate")
+        .find(|c| c.metric == Metric::FailRate)
         .unwrap();
     assert_eq!(fail.outcome, Outcome::Regressed, "{}", fail.reason);
     assert!(

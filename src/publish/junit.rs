@@ -21,7 +21,7 @@ pub fn render(verdict: &Verdict) -> String {
         let mut case = format!(
             r#"<testcase classname="{}" name="{}">"#,
             escape(&endpoint),
-            escape(&c.metric)
+            escape(&c.metric.to_string())
         );
         if c.fails_gate {
             suite.failures += 1;

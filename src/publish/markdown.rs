@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::verdict_text::{change, headline, interval, value};
+use super::verdict_text::{change, counts, interval, value};
 use crate::gate::{Outcome, Verdict};
 
 pub fn render(verdict: &Verdict, report: Option<&str>) -> String {
@@ -13,15 +13,7 @@ pub fn render(verdict: &Verdict, report: Option<&str>) -> String {
         "❌ FAILED"
     };
     let _ = writeln!(out, "### swarmgate: {mark}\n");
-    let _ = writeln!(
-        out,
-        "{}\n",
-        cell(
-            headline(verdict)
-                .trim_start_matches("Verdict: PASSED: ")
-                .trim_start_matches("Verdict: FAILED: ")
-        )
-    );
+    let _ = writeln!(out, "{}\n", cell(&counts(verdict)));
     let notable: Vec<_> = verdict
         .comparisons
         .iter()

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::gate::{ms, percent_change, significant, Comparison, Outcome, Verdict};
+use crate::gate::{ms, percent_change, significant, Comparison, Outcome, Unit, Verdict};
 
 pub fn render(verdict: &Verdict) -> String {
     let mut out = String::new();
@@ -65,7 +65,17 @@ pub fn render(verdict: &Verdict) -> String {
     out
 }
 
+/// `Verdict: FAILED: 2 regressed, …`.
 pub fn headline(verdict: &Verdict) -> String {
+    format!(
+        "Verdict: {}: {}",
+        if verdict.passed { "PASSED" } else { "FAILED" },
+        counts(verdict)
+    )
+}
+
+/// What the verdict counted, and what its intervals cover.
+pub fn counts(verdict: &Verdict) -> String {
     let c = &verdict.counts;
     let mut parts = vec![
         format!("{} regressed", c.regressed),
@@ -94,24 +104,20 @@ pub fn headline(verdict: &Verdict) -> String {
         ),
         None => "; no baseline, thresholds only".into(),
     };
-    format!(
-        "Verdict: {}: {}{scope}",
-        if verdict.passed { "PASSED" } else { "FAILED" },
-        parts.join(", ")
-    )
+    format!("{}{scope}", parts.join(", "))
 }
 
 pub fn value(c: &Comparison, v: Option<f64>) -> String {
-    match (v, c.unit.as_str()) {
+    match (v, c.unit) {
         (None, _) => String::new(),
-        (Some(v), "ms") => ms(v),
-        (Some(v), "fraction") => format!("{:.2}%", v * 100.0),
-        (Some(v), _) => format!("{}/s", significant(v)),
+        (Some(v), Unit::Ms) => ms(v),
+        (Some(v), Unit::Fraction) => format!("{:.2}%", v * 100.0),
+        (Some(v), Unit::PerSecond | Unit::Requests) => format!("{}/s", significant(v)),
     }
 }
 
 pub fn change(c: &Comparison, x: f64) -> String {
-    if c.unit == "fraction" {
+    if c.unit == Unit::Fraction {
         format!("{:+.1} pp", x * 100.0)
     } else {
         percent_change(x)

@@ -142,9 +142,11 @@ pub(super) fn p95_per_endpoint(input: &ReportInput) -> P95Bars {
             continue;
         }
         let compared = input.verdict.and_then(|v| {
-            v.comparisons
-                .iter()
-                .find(|c| c.metric == "p95" && c.method == key.method && c.name == key.name)
+            v.comparisons.iter().find(|c| {
+                c.metric == crate::gate::Metric::Percentile(95.0)
+                    && c.method == key.method
+                    && c.name == key.name
+            })
         });
         names.push(key.to_string());
         baseline.push(compared.and_then(|c| c.baseline));

@@ -273,7 +273,7 @@ fn verdict_view(verdict: &Verdict) -> VerdictView {
         .into_iter()
         .map(|c| ComparisonRow {
             endpoint: c.row().to_string(),
-            metric: c.metric.clone(),
+            metric: c.metric.to_string(),
             baseline: verdict_text::value(c, c.baseline),
             current: verdict_text::value(c, c.current),
             change: c
