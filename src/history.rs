@@ -11,7 +11,8 @@ use std::fmt::Write as _;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use crate::gate::input::{RowKey, RunStats};
+use crate::endpoint::Endpoint;
+use crate::gate::input::RunStats;
 use crate::gate::{quantile, significant, Outcome, Verdict};
 use crate::results::locust::{read_text_cell, text_cell};
 use crate::results::write_atomically;
@@ -59,7 +60,7 @@ impl HistoryRow {
     }
 
     pub fn endpoint(&self) -> String {
-        RowKey {
+        Endpoint {
             method: self.method.clone(),
             name: self.name.clone(),
         }
@@ -104,7 +105,7 @@ pub fn rows_of(current: &RunStats, verdict: &Verdict, label: &RunLabel) -> Vec<H
             let outcomes: Vec<Outcome> = verdict
                 .comparisons
                 .iter()
-                .filter(|c| c.method == key.method && c.name == key.name)
+                .filter(|c| c.endpoint == *key)
                 .map(|c| c.outcome)
                 .collect();
             let worst = [

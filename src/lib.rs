@@ -7,8 +7,9 @@
 //! people; [`commands`] strings the stages together.
 //!
 //! Dependencies point one way, layer by layer (tests/architecture.rs keeps
-//! it so): bounds, text ← units, diagnostic ← metrics, scenario ← engine,
-//! gate ← config, demo ← results ← publish, history ← report, cli ← commands.
+//! it so): bounds, text ← units, diagnostic, endpoint ← metrics, scenario ←
+//! engine, gate ← config, demo ← results ← publish, history ← report, cli ←
+//! commands.
 
 /// `print!` that never panics (a closed pipe, `swarmgate compare … | head`,
 /// must not turn the gate's exit code into a panic's 101) and never passes
@@ -52,6 +53,7 @@ pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod diagnostic;
+pub mod endpoint;
 pub mod engine;
 pub mod gate;
 pub mod history;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 /// Each module may use only modules of earlier layers and its own.
 const LAYERS: &[&[&str]] = &[
     &["bounds", "text"],
-    &["units", "diagnostic"],
+    &["units", "diagnostic", "endpoint"],
     &["metrics", "scenario"],
     &["engine", "gate"],
     &["config", "demo"],

@@ -10,14 +10,13 @@ use super::*;
 /// What every run must show to pass, baseline or not: some completed
 /// request, and a failure rate within `max_fail_rate`.
 pub(crate) fn run_checks(current: &RunStats, rules: &Rules) -> Vec<ThresholdResult> {
-    let Some(total) = current.rows.get(&RowKey::aggregated()) else {
+    let Some(total) = current.rows.get(&Endpoint::aggregated()) else {
         return Vec::new();
     };
     let mut checks = Vec::new();
     let aggregated =
         |threshold: String, value: f64, passed: bool, reason: String| ThresholdResult {
-            method: String::new(),
-            name: "Aggregated".into(),
+            endpoint: Endpoint::aggregated(),
             threshold,
             value: Some(value),
             passed,
@@ -62,7 +61,7 @@ pub(crate) fn run_checks(current: &RunStats, rules: &Rules) -> Vec<ThresholdResu
 pub(crate) fn check_thresholds(current: &RunStats, rules: &Rules) -> Vec<ThresholdResult> {
     let mut results = Vec::new();
     for (pattern, list) in &rules.thresholds {
-        let rows: Vec<(&RowKey, &RowStats)> = current
+        let rows: Vec<(&Endpoint, &RowStats)> = current
             .rows
             .iter()
             .filter(|(k, _)| row_matches(pattern, k))
@@ -70,8 +69,10 @@ pub(crate) fn check_thresholds(current: &RunStats, rules: &Rules) -> Vec<Thresho
         for threshold in list {
             if rows.is_empty() {
                 results.push(ThresholdResult {
-                    method: String::new(),
-                    name: pattern.clone(),
+                    endpoint: Endpoint {
+                        method: String::new(),
+                        name: pattern.clone(),
+                    },
                     threshold: threshold.source.clone(),
                     value: None,
                     passed: false,
@@ -87,8 +88,7 @@ pub(crate) fn check_thresholds(current: &RunStats, rules: &Rules) -> Vec<Thresho
                     .map(|v| describe_value(threshold, v))
                     .unwrap_or_else(|| "no data".into());
                 results.push(ThresholdResult {
-                    method: key.method.clone(),
-                    name: key.name.clone(),
+                    endpoint: (*key).clone(),
                     threshold: threshold.source.clone(),
                     value,
                     passed,
@@ -105,7 +105,7 @@ pub(crate) fn check_thresholds(current: &RunStats, rules: &Rules) -> Vec<Thresho
 
 /// `*` is every endpoint; `Aggregated` the total; otherwise `METHOD name`
 /// (a glob), or a bare name glob for any method.
-pub(crate) fn row_matches(pattern: &str, key: &RowKey) -> bool {
+pub(crate) fn row_matches(pattern: &str, key: &Endpoint) -> bool {
     if key.is_aggregated() {
         return pattern == "Aggregated";
     }

@@ -7,14 +7,13 @@ use super::rules::MetricKind;
 use super::*;
 
 pub(crate) fn presence(
-    key: &RowKey,
+    key: &Endpoint,
     outcome: Outcome,
     fails_gate: bool,
     reason: String,
 ) -> Comparison {
     Comparison {
-        method: key.method.clone(),
-        name: key.name.clone(),
+        endpoint: key.clone(),
         metric: Metric::Row,
         unit: Unit::Requests,
         baseline: None,
@@ -104,7 +103,7 @@ pub(crate) fn conclude(
 }
 
 pub(crate) fn compare_row(
-    key: &RowKey,
+    key: &Endpoint,
     b: &RowStats,
     c: &RowStats,
     rules: &Rules,
@@ -119,8 +118,7 @@ pub(crate) fn compare_row(
         )
     };
     let base = |metric: Metric, unit: Unit| Comparison {
-        method: key.method.clone(),
-        name: key.name.clone(),
+        endpoint: key.clone(),
         metric,
         unit,
         baseline: None,

@@ -3,41 +3,11 @@
 //! columns. `results` reads them from files.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use hdrhistogram::Histogram;
 
+use crate::endpoint::Endpoint;
 use crate::metrics::{EndpointStats, Snapshot};
-
-/// A stats row: `GET /api/v1/products/`, or `Aggregated`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RowKey {
-    pub method: String,
-    pub name: String,
-}
-
-impl RowKey {
-    pub fn aggregated() -> Self {
-        Self {
-            method: String::new(),
-            name: "Aggregated".into(),
-        }
-    }
-
-    pub fn is_aggregated(&self) -> bool {
-        self.method.is_empty() && self.name == "Aggregated"
-    }
-}
-
-impl fmt::Display for RowKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.method.is_empty() {
-            f.write_str(&self.name)
-        } else {
-            write!(f, "{} {}", self.method, self.name)
-        }
-    }
-}
 
 /// How a row's response times are known.
 #[derive(Debug, Clone)]
@@ -70,7 +40,7 @@ pub struct RunStats {
     /// Where it came from, for messages.
     pub source: String,
     /// Rows in Locust's order; `Aggregated` included.
-    pub rows: BTreeMap<RowKey, RowStats>,
+    pub rows: BTreeMap<Endpoint, RowStats>,
     /// Quantiles of the percentile columns, when read from a CSV.
     pub ladder: Option<Vec<f64>>,
 }
@@ -79,12 +49,12 @@ impl RunStats {
     /// Exact statistics: a run's, or a results directory's histograms.
     /// `seconds` is what they cover, the divisor of requests per second.
     pub fn from_snapshot(snapshot: &Snapshot, seconds: f64, source: &str) -> Self {
-        let mut rows: BTreeMap<RowKey, RowStats> = snapshot
+        let mut rows: BTreeMap<Endpoint, RowStats> = snapshot
             .endpoints
             .iter()
             .map(|(k, s)| {
                 (
-                    RowKey {
+                    Endpoint {
                         method: k.method.to_string(),
                         name: k.name.to_string(),
                     },
@@ -92,7 +62,7 @@ impl RunStats {
                 )
             })
             .collect();
-        rows.insert(RowKey::aggregated(), exact(&snapshot.total, seconds));
+        rows.insert(Endpoint::aggregated(), exact(&snapshot.total, seconds));
         Self {
             source: source.into(),
             rows,

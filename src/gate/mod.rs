@@ -29,9 +29,10 @@ pub use compare::absence_by_chance;
 pub use format::{format_percentile, ms, percent_change, significant};
 pub use quantiles::{aggregated_curve, quantile, quantile_interval, CURVE_QUANTILES};
 
+use crate::endpoint::Endpoint;
 use checks::{check_thresholds, run_checks};
 use compare::{compare_row, presence};
-use input::{RowKey, RunStats};
+use input::RunStats;
 use rules::{MissingPolicy, Rules};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,8 +128,8 @@ pub enum Unit {
 /// One metric of one row, baseline against current.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Comparison {
-    pub method: String,
-    pub name: String,
+    #[serde(flatten)]
+    pub endpoint: Endpoint,
     pub metric: Metric,
     pub unit: Unit,
     pub baseline: Option<f64>,
@@ -144,19 +145,10 @@ pub struct Comparison {
     pub reason: String,
 }
 
-impl Comparison {
-    pub fn row(&self) -> RowKey {
-        RowKey {
-            method: self.method.clone(),
-            name: self.name.clone(),
-        }
-    }
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ThresholdResult {
-    pub method: String,
-    pub name: String,
+    #[serde(flatten)]
+    pub endpoint: Endpoint,
     pub threshold: String,
     pub value: Option<f64>,
     pub passed: bool,
@@ -199,7 +191,7 @@ impl Verdict {
 pub fn judge(current: &RunStats, baseline: Option<&RunStats>, rules: &Rules) -> Verdict {
     let mut comparisons = Vec::new();
     if let Some(baseline) = baseline {
-        let shared: Vec<&RowKey> = current
+        let shared: Vec<&Endpoint> = current
             .rows
             .keys()
             .filter(|k| baseline.rows.contains_key(*k))
@@ -209,11 +201,11 @@ pub fn judge(current: &RunStats, baseline: Option<&RunStats>, rules: &Rules) -> 
         let alpha = (1.0 - rules.confidence) / tested as f64;
         let baseline_total = baseline
             .rows
-            .get(&RowKey::aggregated())
+            .get(&Endpoint::aggregated())
             .map_or(0, |r| r.requests);
         let current_total = current
             .rows
-            .get(&RowKey::aggregated())
+            .get(&Endpoint::aggregated())
             .map_or(0, |r| r.requests);
         for key in current.rows.keys().chain(
             baseline

@@ -1,8 +1,9 @@
 //! Latency quantiles and their distribution-free intervals, from exact
 //! histograms or from Locust's percentile columns.
 
-use super::input::{Latency, RowKey, RunStats};
+use super::input::{Latency, RunStats};
 use super::stats;
+use crate::endpoint::Endpoint;
 
 /// Where a run's latency distribution is drawn (summary.json, the report).
 pub const CURVE_QUANTILES: [f64; 14] = [
@@ -12,7 +13,7 @@ pub const CURVE_QUANTILES: [f64; 14] = [
 /// The Aggregated row's percentile curve, stored in summary.json so that a
 /// re-rendered report can draw the baseline's.
 pub fn aggregated_curve(stats: &RunStats) -> Vec<(f64, f64)> {
-    let Some(row) = stats.rows.get(&RowKey::aggregated()) else {
+    let Some(row) = stats.rows.get(&Endpoint::aggregated()) else {
         return Vec::new();
     };
     CURVE_QUANTILES

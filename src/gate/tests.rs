@@ -28,11 +28,11 @@ fn row(n: u64, scale: f64, failures: u64, seed: u64) -> RowStats {
 }
 
 fn run(rows: Vec<(&str, RowStats)>) -> RunStats {
-    let rows: BTreeMap<RowKey, RowStats> = rows
+    let rows: BTreeMap<Endpoint, RowStats> = rows
         .into_iter()
         .map(|(name, r)| {
             (
-                RowKey {
+                Endpoint {
                     method: "GET".into(),
                     name: name.into(),
                 },
@@ -51,7 +51,7 @@ fn outcomes(verdict: &Verdict, name: &str) -> Vec<(String, Outcome)> {
     verdict
         .comparisons
         .iter()
-        .filter(|c| c.name == name)
+        .filter(|c| c.endpoint.name == name)
         .map(|c| (c.metric.to_string(), c.outcome))
         .collect()
 }
@@ -157,7 +157,7 @@ fn failure_rates_compare_with_a_two_proportion_interval() {
 fn with_total(mut stats: RunStats, requests: u64, failures: u64) -> RunStats {
     stats
         .rows
-        .insert(RowKey::aggregated(), row(requests, 1.0, failures, 9));
+        .insert(Endpoint::aggregated(), row(requests, 1.0, failures, 9));
     stats
 }
 
@@ -214,13 +214,13 @@ fn a_missing_row_fails_when_its_absence_cannot_be_chance() {
     assert!(verdict
         .comparisons
         .iter()
-        .any(|c| c.fails_gate && c.name == "/hot"));
+        .any(|c| c.fails_gate && c.endpoint.name == "/hot"));
     let rare_gone = with_total(run(vec![("/hot", row(1000, 1.0, 0, 4))]), 10_000, 0);
     let verdict = judge(&rare_gone, Some(&baseline), &Rules::default());
     let rare = verdict
         .comparisons
         .iter()
-        .find(|c| c.name == "/rare")
+        .find(|c| c.endpoint.name == "/rare")
         .unwrap();
     assert!(!rare.fails_gate, "{}", rare.reason);
     assert!(rare.reason.contains("may be chance"), "{}", rare.reason);

@@ -65,11 +65,16 @@ pub fn annotations(verdict: &Verdict) -> Vec<String> {
             (false, Outcome::Inconclusive) => "warning",
             _ => continue,
         };
-        let title = format!("swarmgate: {} {} {}", c.row(), c.metric, c.outcome.as_str());
+        let title = format!(
+            "swarmgate: {} {} {}",
+            c.endpoint,
+            c.metric,
+            c.outcome.as_str()
+        );
         lines.push(format!(
             "::{level} title={}::{}",
             escape_property(&title),
-            escape_data(&format!("{} {}", c.row(), c.reason))
+            escape_data(&format!("{} {}", c.endpoint, c.reason))
         ));
     }
     for t in verdict.thresholds.iter().filter(|t| !t.passed) {

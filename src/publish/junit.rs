@@ -16,7 +16,7 @@ pub fn render(verdict: &Verdict) -> String {
     }
     let mut suites: BTreeMap<String, Suite> = BTreeMap::new();
     for c in &verdict.comparisons {
-        let endpoint = c.row().to_string();
+        let endpoint = c.endpoint.to_string();
         let suite = suites.entry(endpoint.clone()).or_default();
         let mut case = format!(
             r#"<testcase classname="{}" name="{}">"#,
@@ -42,11 +42,7 @@ pub fn render(verdict: &Verdict) -> String {
         suite.cases.push(case);
     }
     for t in &verdict.thresholds {
-        let endpoint = crate::gate::input::RowKey {
-            method: t.method.clone(),
-            name: t.name.clone(),
-        }
-        .to_string();
+        let endpoint = t.endpoint.to_string();
         let suite = suites.entry(endpoint.clone()).or_default();
         let mut case = format!(
             r#"<testcase classname="{}" name="threshold {}">"#,

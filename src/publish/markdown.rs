@@ -30,7 +30,7 @@ pub fn render(verdict: &Verdict, report: Option<&str>) -> String {
                 out,
                 "| {} | {} | {} | {} | {} | {} | {} | {} |",
                 if c.fails_gate { "❌" } else { "" },
-                cell(&c.row().to_string()),
+                cell(&c.endpoint.to_string()),
                 c.metric,
                 value(c, c.baseline),
                 value(c, c.current),

@@ -11,7 +11,7 @@ pub fn render(verdict: &Verdict) -> String {
         let width = verdict
             .comparisons
             .iter()
-            .map(|c| crate::text::one_line(&c.row().to_string()).len())
+            .map(|c| crate::text::one_line(&c.endpoint.to_string()).len())
             .max()
             .unwrap_or(8)
             .clamp(8, 60);
@@ -24,7 +24,7 @@ pub fn render(verdict: &Verdict) -> String {
             let _ = writeln!(
                 out,
                 "{:<width$}  {:<10} {:>12} {:>12} {:>8} {:>17}  {}",
-                crate::text::one_line(&c.row().to_string()).into_owned(),
+                crate::text::one_line(&c.endpoint.to_string()).into_owned(),
                 c.metric,
                 value(c, c.baseline),
                 value(c, c.current),
@@ -46,7 +46,7 @@ pub fn render(verdict: &Verdict) -> String {
                 out,
                 "  {}{} {}",
                 if c.fails_gate { "✗ " } else { "  " },
-                crate::text::one_line(&c.row().to_string()),
+                crate::text::one_line(&c.endpoint.to_string()),
                 crate::text::one_line(&c.reason)
             );
         }

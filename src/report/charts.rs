@@ -144,8 +144,8 @@ pub(super) fn p95_per_endpoint(input: &ReportInput) -> P95Bars {
         let compared = input.verdict.and_then(|v| {
             v.comparisons.iter().find(|c| {
                 c.metric == crate::gate::Metric::Percentile(95.0)
-                    && c.method == key.method
-                    && c.name == key.name
+                    && c.endpoint.method == key.method
+                    && c.endpoint.name == key.name
             })
         });
         names.push(key.to_string());

@@ -20,7 +20,8 @@ use std::time::Duration;
 use minijinja::{Environment, Value};
 use serde::{Deserialize, Serialize};
 
-use crate::gate::input::{Latency, RowKey, RowStats, RunStats};
+use crate::endpoint::Endpoint;
+use crate::gate::input::{Latency, RowStats, RunStats};
 use crate::gate::{ms, quantile, significant, Verdict};
 use crate::history::HistoryRow;
 use crate::publish::summary_json::RunSummary;
@@ -227,15 +228,15 @@ pub fn render(input: &ReportInput) -> anyhow::Result<String> {
 }
 
 /// Locust's order: by name, then method, and the total last.
-fn locust_order(stats: &RunStats) -> impl Iterator<Item = (&RowKey, &RowStats)> {
-    let mut rows: Vec<(&RowKey, &RowStats)> = stats
+fn locust_order(stats: &RunStats) -> impl Iterator<Item = (&Endpoint, &RowStats)> {
+    let mut rows: Vec<(&Endpoint, &RowStats)> = stats
         .rows
         .iter()
         .filter(|(k, _)| !k.is_aggregated())
         .collect();
     rows.sort_by(|a, b| (&a.0.name, &a.0.method).cmp(&(&b.0.name, &b.0.method)));
     rows.into_iter()
-        .chain(stats.rows.get_key_value(&RowKey::aggregated()))
+        .chain(stats.rows.get_key_value(&Endpoint::aggregated()))
 }
 
 /// What fails the gate first, then what needs a look, then the rest.
@@ -272,7 +273,7 @@ fn verdict_view(verdict: &Verdict) -> VerdictView {
         }
         .into_iter()
         .map(|c| ComparisonRow {
-            endpoint: c.row().to_string(),
+            endpoint: c.endpoint.to_string(),
             metric: c.metric.to_string(),
             baseline: verdict_text::value(c, c.baseline),
             current: verdict_text::value(c, c.current),
@@ -290,11 +291,7 @@ fn verdict_view(verdict: &Verdict) -> VerdictView {
             .thresholds
             .iter()
             .map(|t| ThresholdRow {
-                endpoint: RowKey {
-                    method: t.method.clone(),
-                    name: t.name.clone(),
-                }
-                .to_string(),
+                endpoint: t.endpoint.to_string(),
                 threshold: t.threshold.clone(),
                 passed: t.passed,
                 reason: t.reason.clone(),
@@ -303,7 +300,7 @@ fn verdict_view(verdict: &Verdict) -> VerdictView {
     }
 }
 
-fn request_row(key: &RowKey, row: &RowStats) -> RequestRow {
+fn request_row(key: &Endpoint, row: &RowStats) -> RequestRow {
     let at = |q: f64| {
         quantile(&row.latency, q, row.timed)
             .map(ms)
@@ -356,9 +353,9 @@ mod tests {
                 histogram.record(1_000 + (v * 7919) % 3_000_000).unwrap();
             }
             let key = if i == 50 {
-                RowKey::aggregated()
+                Endpoint::aggregated()
             } else {
-                RowKey {
+                Endpoint {
                     method: "GET".into(),
                     name: format!("/api/v1/resource-{i}/[id]/"),
                 }

@@ -7,8 +7,9 @@ use std::path::Path;
 
 use super::locust::{csv_writer, py_float, text_cell, LocustRow, PERCENTILE_HEADERS};
 use super::ResultFile;
+use crate::endpoint::Endpoint;
 use crate::engine::RunResult;
-use crate::gate::input::{Latency, RowKey, RowStats, RunStats};
+use crate::gate::input::{Latency, RowStats, RunStats};
 use crate::metrics::EndpointStats;
 use crate::InvalidInput;
 
@@ -125,7 +126,7 @@ pub fn parse_stats_csv(bytes: &[u8], path: &Path) -> Result<RunStats, InvalidInp
                 "{file}:{line}: a NUL byte; the file is corrupt (no stats CSV holds one)"
             )));
         }
-        let key = RowKey {
+        let key = Endpoint {
             method: record[0].to_owned(),
             name: super::locust::read_text_cell(&record[1]).to_owned(),
         };
@@ -197,7 +198,7 @@ pub fn parse_stats_csv(bytes: &[u8], path: &Path) -> Result<RunStats, InvalidInp
             },
         );
     }
-    if !rows.contains_key(&RowKey::aggregated()) {
+    if !rows.contains_key(&Endpoint::aggregated()) {
         return Err(InvalidInput(format!(
             "{file}: no `Aggregated` row; is the file complete?"
         )));
@@ -212,7 +213,7 @@ pub fn parse_stats_csv(bytes: &[u8], path: &Path) -> Result<RunStats, InvalidInp
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gate::input::RowKey;
+    use crate::endpoint::Endpoint;
 
     fn parse(text: &str) -> Result<RunStats, InvalidInput> {
         parse_stats_csv(text.as_bytes(), Path::new("stats.csv"))
@@ -243,13 +244,13 @@ mod tests {
             format!("\u{feff}{}", csv(&[ROW, AGGREGATED], "\r\n")),
         ] {
             let stats = parse(&text).unwrap();
-            let row = &stats.rows[&RowKey {
+            let row = &stats.rows[&Endpoint {
                 method: "GET".into(),
                 name: "/a".into(),
             }];
             assert_eq!((row.requests, row.failures), (10, 1));
             assert_eq!(row.average_ms, 5.5);
-            assert!(stats.rows.contains_key(&RowKey::aggregated()));
+            assert!(stats.rows.contains_key(&Endpoint::aggregated()));
             assert_eq!(
                 stats.ladder.as_ref().unwrap().len(),
                 PERCENTILE_HEADERS.len()
@@ -262,7 +263,7 @@ mod tests {
         let empty = "GET,/b,0,0,0,0.0,0,0,0,0.0,0.0,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A";
         let stats = parse(&csv(&[empty, AGGREGATED], "\n")).unwrap();
         assert_eq!(
-            stats.rows[&RowKey {
+            stats.rows[&Endpoint {
                 method: "GET".into(),
                 name: "/b".into()
             }]
