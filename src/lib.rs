@@ -47,23 +47,23 @@ pub fn workflow_command(line: &str) {
     let _ = writeln!(std::io::stdout(), "{line}");
 }
 
-pub mod bounds;
+pub(crate) mod bounds;
 pub mod cli;
 pub mod commands;
-pub mod config;
+pub(crate) mod config;
 pub mod demo;
-pub mod diagnostic;
-pub mod endpoint;
-pub mod engine;
-pub mod gate;
-pub mod history;
-pub mod metrics;
-pub mod publish;
-pub mod report;
-pub mod results;
-pub mod scenario;
+pub(crate) mod diagnostic;
+pub(crate) mod endpoint;
+pub(crate) mod engine;
+pub(crate) mod gate;
+pub(crate) mod history;
+pub(crate) mod metrics;
+pub(crate) mod publish;
+pub(crate) mod report;
+pub(crate) mod results;
+pub(crate) mod scenario;
 pub mod text;
-pub mod units;
+pub(crate) mod units;
 
 #[cfg(test)]
 mod mutation;

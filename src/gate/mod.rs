@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 pub use compare::absence_by_chance;
 pub use format::{format_percentile, ms, percent_change, significant};
-pub use quantiles::{aggregated_curve, quantile, quantile_interval, CURVE_QUANTILES};
+pub use quantiles::{aggregated_curve, quantile, quantile_interval};
 
 use crate::endpoint::Endpoint;
 use checks::{check_thresholds, run_checks};
@@ -178,13 +178,6 @@ pub struct Verdict {
     pub counts: Counts,
     pub comparisons: Vec<Comparison>,
     pub thresholds: Vec<ThresholdResult>,
-}
-
-impl Verdict {
-    /// What fails the gate, for annotations and exit messages.
-    pub fn failures(&self) -> impl Iterator<Item = &Comparison> {
-        self.comparisons.iter().filter(|c| c.fails_gate)
-    }
 }
 
 /// Compares `current` with `baseline` (if any) and checks thresholds.

@@ -71,7 +71,11 @@ fn the_same_system_twice_passes() {
         assert!(
             verdict.passed,
             "seed {seed}: {:#?}",
-            verdict.failures().collect::<Vec<_>>()
+            verdict
+                .comparisons
+                .iter()
+                .filter(|c| c.fails_gate)
+                .collect::<Vec<_>>()
         );
     }
 }

@@ -20,7 +20,7 @@ pub use failures_csv::utc_timestamp;
 /// The file `publish` writes the run and its verdict to, in the results directory.
 pub const SUMMARY_JSON: &str = "summary.json";
 pub use history_csv::HistoryWriter;
-pub use stats_csv::{parse_stats_csv, StatsCsv, HEADER as STATS_HEADER};
+pub use stats_csv::{parse_stats_csv, StatsCsv};
 
 use crate::gate::input::RunStats;
 use crate::InvalidInput;

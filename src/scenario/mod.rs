@@ -10,7 +10,6 @@ pub mod shape;
 mod template;
 mod wait;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,14 +18,12 @@ use hyper::Method;
 use serde_json_path::JsonPath;
 
 pub use compile::compile;
-pub use template::{JsonNode, JsonTemplate, Templates, Text};
+pub use template::{JsonTemplate, Templates, Text};
 pub use wait::Wait;
 
 /// A loaded, checked scenario.
 #[derive(Debug)]
 pub struct Scenario {
-    /// The file it came from, for messages and reports.
-    pub path: PathBuf,
     /// The file name without extension, e.g. `market-api`.
     pub name: String,
     pub host: url::Url,
@@ -157,7 +154,6 @@ impl Load {
 
 #[derive(Debug)]
 pub struct UserClass {
-    pub name: String,
     pub weight: u32,
     pub wait: Wait,
     pub headers: Vec<(HeaderName, Text)>,
@@ -168,7 +164,6 @@ pub struct UserClass {
 
 #[derive(Debug)]
 pub struct Task {
-    pub name: String,
     pub weight: u32,
     pub steps: Vec<Step>,
 }
@@ -227,10 +222,6 @@ impl LoopValues {
             LoopValues::Range(start, end) => (end - start).max(0) as usize,
             LoopValues::List(values) => values.len(),
         }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     pub fn get(&self, index: usize) -> minijinja::Value {

@@ -71,7 +71,10 @@ pub struct RawUser {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTask {
-    pub name: Option<String>,
+    /// Names the task for the reader of the file, as a Locust task's
+    /// function name does; swarmgate names rows by their steps.
+    #[serde(rename = "name")]
+    pub _name: Option<String>,
     pub weight: Option<Spanned<toml::Value>>,
     #[serde(default)]
     pub step: Vec<Spanned<RawStep>>,

@@ -33,10 +33,6 @@ impl Text {
         }
     }
 
-    pub fn is_static(&self) -> bool {
-        matches!(self, Text::Static(_))
-    }
-
     pub fn source(&self) -> &str {
         match self {
             Text::Static(text) => text,
@@ -304,7 +300,7 @@ mod tests {
     fn plain_strings_are_not_templates() {
         let mut templates = Templates::default();
         let text = templates.compile("/api/v1/products/").unwrap();
-        assert!(text.is_static());
+        assert!(matches!(text, Text::Static(_)));
         assert_eq!(templates.count, 0);
     }
 

@@ -65,15 +65,6 @@ impl Wait {
             Wait::ConstantPacing(period) => period.saturating_sub(task_took),
         }
     }
-
-    /// The mean time between task starts when tasks take no time; used to
-    /// check that a run honoured its waits.
-    pub fn mean(&self) -> Duration {
-        match *self {
-            Wait::Between(min, max) => (min + max) / 2,
-            Wait::Constant(wait) | Wait::ConstantPacing(wait) => wait,
-        }
-    }
 }
 
 #[cfg(test)]

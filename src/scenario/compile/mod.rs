@@ -100,7 +100,6 @@ pub fn compile(
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "scenario".into());
     d.into_result(Scenario {
-        path: path.to_owned(),
         name,
         host: host.url,
         load,
@@ -116,7 +115,6 @@ pub fn compile(
 /// Only returned alongside diagnostics, which turn it into an error.
 fn unreachable_scenario() -> Scenario {
     Scenario {
-        path: Default::default(),
         name: String::new(),
         host: url::Url::parse("http://127.0.0.1").expect("valid"),
         load: Load {

@@ -45,11 +45,9 @@ impl Compiler<'_> {
         let tasks = user
             .task
             .iter()
-            .enumerate()
-            .map(|(i, t)| self.task(i, t, vars, &captures))
+            .map(|t| self.task(t, vars, &captures))
             .collect();
         UserClass {
-            name,
             weight: self.weight(user.weight.as_ref()),
             wait,
             headers,
@@ -61,7 +59,6 @@ impl Compiler<'_> {
 
     pub(super) fn task(
         &mut self,
-        index: usize,
         raw: &Spanned<RawTask>,
         vars: &BTreeMap<String, minijinja::Value>,
         captures: &BTreeSet<String>,
@@ -74,10 +71,6 @@ impl Compiler<'_> {
             );
         }
         Task {
-            name: task
-                .name
-                .clone()
-                .unwrap_or_else(|| format!("task {}", index + 1)),
             weight: self.weight(task.weight.as_ref()),
             steps: task
                 .step
