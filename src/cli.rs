@@ -49,8 +49,10 @@ pub enum Command {
         scenario: PathBuf,
     },
     /// Start the embedded demo API on loopback and run the bundled scenario against it.
+    #[cfg(feature = "demo")]
     Demo(DemoArgs),
     /// Serve the embedded demo API (the Market API) on loopback.
+    #[cfg(feature = "demo")]
     ServeDemo(ServeDemoArgs),
 }
 
@@ -205,6 +207,7 @@ pub struct ReportArgs {
     pub history: Option<PathBuf>,
 }
 
+#[cfg(feature = "demo")]
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Run length including ramp-up.
@@ -216,6 +219,7 @@ pub struct DemoArgs {
     pub output: OutputArgs,
 }
 
+#[cfg(feature = "demo")]
 #[derive(Debug, Args)]
 pub struct ServeDemoArgs {
     /// Port on 127.0.0.1 (0 picks a free one).
@@ -225,6 +229,7 @@ pub struct ServeDemoArgs {
     pub faults: FaultArgs,
 }
 
+#[cfg(feature = "demo")]
 #[derive(Debug, Args)]
 pub struct FaultArgs {
     /// Latency the demo API adds to every response, e.g. 5ms.
@@ -273,6 +278,7 @@ fn parse_percentile(text: &str) -> Result<f64, String> {
     }
 }
 
+#[cfg(feature = "demo")]
 fn parse_fraction(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(value) if (0.0..=1.0).contains(&value) => Ok(value),
@@ -292,6 +298,7 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    #[cfg(feature = "demo")]
     #[test]
     fn fraction_outside_unit_interval_is_rejected() {
         assert!(parse_fraction("0.5").is_ok());

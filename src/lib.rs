@@ -51,6 +51,7 @@ pub(crate) mod bounds;
 pub mod cli;
 pub mod commands;
 pub(crate) mod config;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub(crate) mod diagnostic;
 pub(crate) mod endpoint;

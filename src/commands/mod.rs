@@ -1,6 +1,7 @@
 //! One function per subcommand: turn parsed flags into a pipeline run.
 
 mod compare;
+#[cfg(feature = "demo")]
 mod demo;
 mod gate;
 mod init;
@@ -25,7 +26,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Init { dir } => init::init(&dir),
         Command::Validate { scenario } => validate(&scenario),
+        #[cfg(feature = "demo")]
         Command::Demo(args) => demo::demo(args),
+        #[cfg(feature = "demo")]
         Command::ServeDemo(args) => demo::serve(args),
     }
 }
