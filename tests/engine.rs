@@ -414,9 +414,13 @@ users = 1
     assert_eq!(users[3], 4, "after 3 s: {users:?}");
     assert_eq!(users[5], 1, "after 5 s: {users:?}");
     // Users 1, 2 and 3 join 0.5 s apart: 3 user-seconds of the ramp, then 8
-    // held and 2 at the end; about 10 requests a user-second.
+    // held and 2 at the end, 13 in all; a user waits 0.1 s between requests,
+    // so at most about 10 a user-second, fewer when the machine is busy.
     let requests = run.stats().number("GET", "/health", "Request Count");
-    assert!((115.0..=150.0).contains(&requests), "{requests} requests");
+    assert!(
+        (60.0..=13.0 * 10.0 + 15.0).contains(&requests),
+        "{requests} requests"
+    );
 }
 
 #[test]
@@ -467,14 +471,20 @@ reset_stats = true
             "constant(0.1)",
         ),
     );
-    let requests = run.stats().number("GET", "/health", "Request Count");
-    assert!((50.0..=66.0).contains(&requests), "{requests} requests");
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run.path("out/summary.json")).unwrap()).unwrap();
     let measured = summary["run"]["measured_secs"].as_f64().unwrap();
     let elapsed = summary["run"]["elapsed_secs"].as_f64().unwrap();
-    assert!((1.4..=1.7).contains(&measured), "measured {measured} s");
+    assert!((1.3..=1.7).contains(&measured), "measured {measured} s");
     assert!(elapsed >= 3.0, "elapsed {elapsed} s");
+    // What was measured: 4 users for `measured` seconds at most 10 requests
+    // a second each (fewer on a busy machine), and not the ramp's on top.
+    let requests = run.stats().number("GET", "/health", "Request Count");
+    let most = 4.0 * 10.0 * measured + 4.0;
+    assert!(
+        (most * 0.5..=most).contains(&requests),
+        "{requests} requests in {measured} s"
+    );
 }
 
 /// One user class requesting /health with `wait` between requests, after the

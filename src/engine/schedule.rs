@@ -151,9 +151,12 @@ mod tests {
         }
         assert_eq!(due.len(), 10);
         assert_eq!(due[3], Duration::from_millis(300));
-        // Nothing was picked up until the last was issued, at 900 ms.
+        // Nothing was picked up until the last was issued, at 900 ms: the
+        // first nine are late by 100 ms or more; the last is late only if
+        // a busy machine held this test up for 10 ms.
         let report = schedule.report(10.0);
-        assert_eq!((report.started, report.late, report.dropped), (10, 9, 0));
+        assert_eq!((report.started, report.dropped), (10, 0));
+        assert!((9..=10).contains(&report.late), "{report:?}");
         assert!(
             report.max_lag >= Duration::from_millis(850),
             "{:?}",
