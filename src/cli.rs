@@ -142,6 +142,38 @@ pub struct GateArgs {
     pub max_fail_rate: Option<MaxFailRate>,
 }
 
+impl GateArgs {
+    /// Flags win over the scenario's `[gate]` table or the rules file.
+    pub fn apply(&self, mut rules: crate::gate::rules::Rules) -> crate::gate::rules::Rules {
+        let flags = self;
+        if let Some(percentiles) = &flags.percentiles {
+            rules.percentiles = percentiles.clone();
+        }
+        if let Some(v) = flags.latency_tolerance {
+            rules.latency.allowed = v;
+        }
+        if let Some(v) = flags.latency_floor {
+            rules.latency.floor_ms = v;
+        }
+        if let Some(v) = flags.fail_rate_tolerance {
+            rules.fail_rate.allowed = v;
+        }
+        if let Some(v) = flags.throughput_tolerance {
+            rules.throughput.allowed = v;
+        }
+        if let Some(v) = flags.min_samples {
+            rules.min_samples = v;
+        }
+        if let Some(v) = flags.missing {
+            rules.missing = v;
+        }
+        if let Some(v) = flags.max_fail_rate {
+            rules.max_fail_rate = v.0;
+        }
+        rules
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct CompareArgs {
     /// The current run: a stats CSV or a results directory.

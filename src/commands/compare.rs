@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use super::gate::{apply_flags, check_percentiles, judge_and_print, load_baseline, write_report};
+use super::gate::{judge_and_print, write_report};
 use crate::cli::CompareArgs;
 use crate::gate::rules::Rules;
 use crate::publish::summary_json::{self, Curves};
@@ -13,10 +13,10 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
         Some(path) => crate::config::load_rules(path)?,
         None => Rules::default(),
     };
-    let rules = apply_flags(rules, &args.gate);
-    let baseline = load_baseline(&args.baseline, &rules)?;
+    let rules = args.gate.apply(rules);
+    let baseline = crate::results::load_baseline(&args.baseline, &rules)?;
     let current = crate::results::load_stats(&args.current)?;
-    check_percentiles(&current, &rules)?;
+    crate::gate::rules::check_percentiles(&current, &rules)?;
     let verdict = judge_and_print(&current, Some(&baseline), &rules);
     let code = if verdict.passed { 0 } else { 1 };
     let curves = Curves::of(&current, Some(&baseline));

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use super::gate::{apply_flags, judge_and_print, load_baseline, update_baseline, write_report};
+use super::gate::{judge_and_print, write_report};
 use super::progress::RunObserver;
 use crate::cli::{CiArgs, OutputArgs, RunArgs};
 use crate::engine::{self, target};
@@ -17,6 +17,7 @@ use crate::publish::summary_json;
 use crate::publish::summary_json::Curves;
 use crate::report::ReportInput;
 use crate::results::timeline::TimelinePoint;
+use crate::results::{load_baseline, update_baseline};
 use crate::results::{terminal, ResultsDir};
 use crate::scenario::{Overrides, Scenario};
 use crate::InvalidInput;
@@ -33,7 +34,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         duration: args.overrides.duration,
         reset_stats: args.overrides.reset_stats,
     })?;
-    let rules = apply_flags(rules, &args.gate);
+    let rules = args.gate.apply(rules);
     // A bad baseline fails now, not after the whole run.
     let baseline = match &args.baseline.baseline {
         Some(path) if path.exists() => Some(load_baseline(path, &rules)?),

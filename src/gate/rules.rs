@@ -443,6 +443,32 @@ pub fn parse_floor(text: &str) -> Result<f64, String> {
     parse_duration(text).map(|d| d.as_secs_f64() * 1000.0)
 }
 
+/// A CSV only knows its percentile columns; comparing another percentile
+/// would compare different things.
+pub fn check_percentiles(
+    stats: &crate::gate::input::RunStats,
+    rules: &Rules,
+) -> Result<(), crate::InvalidInput> {
+    let Some(ladder) = &stats.ladder else {
+        return Ok(());
+    };
+    for percent in &rules.percentiles {
+        if !ladder.iter().any(|q| (q * 100.0 - percent).abs() < 1e-9) {
+            let columns: Vec<String> = ladder
+                .iter()
+                .map(|q| format!("{}%", crate::gate::format_percentile(q * 100.0)))
+                .collect();
+            return Err(crate::InvalidInput(format!(
+                "{}: has no {}% column to compare (its percentile columns are {}); choose --percentiles among them",
+                stats.source,
+                crate::gate::format_percentile(*percent),
+                columns.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -45,6 +45,53 @@ pub fn load_stats(path: &Path) -> anyhow::Result<RunStats> {
     Ok(parse_stats_csv(&bytes, path)?)
 }
 
+/// Reads a baseline and checks that it has every percentile the rules compare.
+pub fn load_baseline(path: &Path, rules: &crate::gate::rules::Rules) -> anyhow::Result<RunStats> {
+    let baseline = load_stats(path)?;
+    crate::gate::rules::check_percentiles(&baseline, rules)?;
+    Ok(baseline)
+}
+
+/// Writes the run as the new baseline: into a directory (stats.csv and
+/// histograms.json) unless the path names a .csv file. Each file is replaced
+/// atomically, so a reader never sees half a baseline.
+pub fn update_baseline(path: &Path, run: &RunResult, force: bool) -> anyhow::Result<()> {
+    if run.interrupted && !force {
+        return Err(crate::CouldNotRun(format!(
+            "the run was interrupted, so the baseline {} was left as it was; pass --force with --update-baseline to accept a partial run",
+            path.display()
+        ))
+        .into());
+    }
+
+    let is_csv = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    if is_csv {
+        write_atomically(path, &StatsCsv.render(run)?)?;
+    } else {
+        let files = [
+            ("stats.csv", StatsCsv.render(run)?),
+            (
+                histograms::FILE_NAME,
+                histograms::HistogramsJson.render(run)?,
+            ),
+        ];
+        replace_dir_atomically(path, &files).map_err(|e| {
+            InvalidInput(format!(
+                "--update-baseline {}: {e:#}; the old baseline is as it was",
+                path.display()
+            ))
+        })?;
+    }
+    outln!(
+        "baseline {} updated from this run ({} rows)",
+        path.display(),
+        run.stats.endpoints.len() + 1
+    );
+    Ok(())
+}
+
 /// The run's own statistics as the gate compares them: exact.
 pub fn run_stats(run: &RunResult, source: &str) -> RunStats {
     RunStats::from_snapshot(&run.stats, run.measured.as_secs_f64(), source)
