@@ -28,6 +28,10 @@ fn a_healthy_demo_passes_against_its_own_baseline_and_a_slowed_one_fails() {
             .arg(dir.path().join(out))
             .arg("--baseline")
             .arg(&baseline)
+            // The demo's users never wait, so its throughput measures the
+            // machine's spare CPU, which two busy neighbours cut by a fifth;
+            // latency is what this test gates.
+            .args(["--throughput-tolerance", "60%"])
             .args(extra)
             .output()
             .unwrap();
