@@ -222,6 +222,13 @@ pub async fn run(
         Duration::from_secs(1),
     );
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let block_tick = crate::metrics::blocks::TICK;
+    let mut block_ticker = tokio::time::interval_at(
+        tokio::time::Instant::from_std(start) + block_tick,
+        block_tick,
+    );
+    block_ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_block = start;
     let mut peak_users = 0;
     // With reset_stats the statistics start when the ramp-up ends.
     let reset_at = load.reset_stats.then(|| start + shape::ramp_up(&load));
@@ -239,6 +246,12 @@ pub async fn run(
                 shared.recorder.reset();
                 observer.notice("ramp-up over: the statistics start now (reset_stats)");
                 measured_from = Some(Instant::now());
+                last_block = Instant::now();
+            }
+            _ = block_ticker.tick() => {
+                let now = Instant::now();
+                shared.recorder.end_tick(now.duration_since(last_block).as_secs_f64());
+                last_block = now;
             }
             _ = ticker.tick() => {
                 let users = active.load(Ordering::Relaxed);
@@ -249,6 +262,11 @@ pub async fn run(
     };
     let elapsed = start.elapsed();
     let measured = measured_from.map_or(Duration::ZERO, |from| from.elapsed());
+    // The shutdown gets a block of its own: its falling rate is not noise.
+    shared
+        .recorder
+        .end_block(last_block.elapsed().as_secs_f64());
+    last_block = Instant::now();
 
     signals.stopping.cancel();
     if interrupted || load.stop_timeout.is_zero() {
@@ -310,7 +328,7 @@ pub async fn run(
         cut_off: shared.cut_off.load(Ordering::Relaxed),
         faults,
         over_row_limit,
-        stats: shared.recorder.snapshot(),
+        stats: shared.recorder.finish(last_block.elapsed().as_secs_f64()),
     })
 }
 

@@ -3,6 +3,7 @@
 
 use super::format::{percent_text, percent_value, points, trim_number};
 use super::input::RowStats;
+use super::quantiles::{count_effects, latency_effect};
 use super::rules::MetricKind;
 use super::*;
 
@@ -23,6 +24,7 @@ pub(crate) fn presence(
         outcome,
         fails_gate,
         reason,
+        design_effect: None,
     }
 }
 
@@ -128,7 +130,9 @@ pub(crate) fn compare_row(
         outcome: Outcome::Inconclusive,
         fails_gate: false,
         reason: String::new(),
+        design_effect: None,
     };
+    let (b_effects, c_effects) = (count_effects(b), count_effects(c));
 
     let (tolerance, gated) = rules.for_row(&key.method, &key.name, MetricKind::Latency);
     for &percent in &rules.percentiles {
@@ -145,14 +149,17 @@ pub(crate) fn compare_row(
         };
         comparison.baseline = Some(bv);
         comparison.current = Some(cv);
+        let effects = (latency_effect(b, q), latency_effect(c, q));
+        comparison.design_effect = Some(effects);
         let interval = stats::ratio_interval(
-            quantile_interval(&b.latency, q, b.timed, alpha / 2.0),
-            quantile_interval(&c.latency, q, c.timed, alpha / 2.0),
+            quantile_interval(&b.latency, q, b.timed, alpha / 2.0, effects.0),
+            quantile_interval(&c.latency, q, c.timed, alpha / 2.0, effects.1),
         );
         judge_relative(
             &mut comparison,
             Relative {
                 head: format!("{label} {} → {}", ms(bv), ms(cv)),
+                effects,
                 values: (bv, cv),
                 interval,
                 allowed: tolerance.allowed,
@@ -175,19 +182,27 @@ pub(crate) fn compare_row(
         }
     };
     let (bv, cv) = (rate(b), rate(c));
-    let interval =
-        stats::difference_interval(b.failures, b.requests, c.failures, c.requests, alpha);
+    let effects = (b_effects.0, c_effects.0);
+    let interval = stats::difference_interval(
+        b.failures as f64 / effects.0,
+        b.requests as f64 / effects.0,
+        c.failures as f64 / effects.1,
+        c.requests as f64 / effects.1,
+        alpha,
+    );
     comparison.baseline = Some(bv);
     comparison.current = Some(cv);
     comparison.change = Some(cv - bv);
     comparison.interval = Some(bounded(interval));
+    comparison.design_effect = Some(effects);
     let head = format!(
-        "failures {} → {} ({}, CI {}..{})",
+        "failures {} → {} ({}, CI {}..{}{})",
         percent_value(bv),
         percent_value(cv),
         points(cv - bv),
         points(interval.0),
-        points(interval.1)
+        points(interval.1),
+        dependence_note(effects)
     );
     conclude(
         &mut comparison,
@@ -212,9 +227,11 @@ pub(crate) fn compare_row(
     comparison.baseline = Some(b.requests_per_second);
     comparison.current = Some(c.requests_per_second);
     if b.requests_per_second > 0.0 && c.requests_per_second > 0.0 {
-        let rate_interval = |s: &RowStats| {
+        let effects = (b_effects.1, c_effects.1);
+        comparison.design_effect = Some(effects);
+        let rate_interval = |s: &RowStats, effect: f64| {
             let seconds = s.requests as f64 / s.requests_per_second;
-            let (lo, hi) = stats::poisson_interval(s.requests, alpha / 2.0);
+            let (lo, hi) = stats::poisson_interval(s.requests, alpha / 2.0, effect);
             (lo / seconds, hi / seconds)
         };
         judge_relative(
@@ -225,8 +242,12 @@ pub(crate) fn compare_row(
                     significant(b.requests_per_second),
                     significant(c.requests_per_second)
                 ),
+                effects,
                 values: (b.requests_per_second, c.requests_per_second),
-                interval: stats::ratio_interval(rate_interval(b), rate_interval(c)),
+                interval: stats::ratio_interval(
+                    rate_interval(b, effects.0),
+                    rate_interval(c, effects.1),
+                ),
                 allowed: tolerance.allowed,
                 worse: -1.0,
                 beyond_floor: true,
@@ -246,6 +267,8 @@ pub(crate) fn compare_row(
 pub(crate) struct Relative {
     /// `p95 12.0 ms → 14.1 ms`: what the reason starts with.
     head: String,
+    /// The design effects of baseline and current.
+    effects: (f64, f64),
     values: (f64, f64),
     interval: (f64, f64),
     allowed: f64,
@@ -263,6 +286,7 @@ pub(crate) fn judge_relative(
 ) {
     let Relative {
         head,
+        effects,
         values: (baseline, current),
         interval,
         allowed,
@@ -273,10 +297,11 @@ pub(crate) fn judge_relative(
     comparison.change = change.is_finite().then_some(change);
     comparison.interval = Some(bounded(interval));
     let head = format!(
-        "{head} ({}, CI {}..{})",
+        "{head} ({}, CI {}..{}{})",
         percent_change(change),
         percent_change(interval.0),
-        percent_change(interval.1)
+        percent_change(interval.1),
+        dependence_note(effects)
     );
     conclude(comparison, head, too_few, gated, || {
         decide(
@@ -288,6 +313,27 @@ pub(crate) fn judge_relative(
             &percent_text(allowed),
         )
     });
+}
+
+/// Says when requests were far from independent, and so the interval wider
+/// than their count alone would make it.
+fn dependence_note((baseline, current): (f64, f64)) -> String {
+    if baseline.max(current) < 1.5 {
+        return String::new();
+    }
+    format!(
+        "; requests correlated in time, each run counts as {} and {} of its requests",
+        fraction_text(baseline),
+        fraction_text(current)
+    )
+}
+
+fn fraction_text(effect: f64) -> String {
+    if effect < 1.05 {
+        "all".into()
+    } else {
+        format!("1/{}", trim_number((effect * 10.0).round() / 10.0))
+    }
 }
 
 pub(crate) fn relative_change(baseline: f64, current: f64) -> f64 {

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 
 use crate::endpoint::Endpoint;
-use crate::metrics::{EndpointStats, Snapshot};
+use crate::metrics::blocks::BlockStats;
+use crate::metrics::{EndpointKey, EndpointStats, Snapshot};
 
 /// How a row's response times are known.
 #[derive(Debug, Clone)]
@@ -32,6 +33,63 @@ pub struct RowStats {
     pub requests_per_second: f64,
     pub average_ms: f64,
     pub latency: Latency,
+    /// The row in the run's time blocks, oldest first; empty when the source
+    /// has none (a stats CSV, an older histograms.json, a row past the
+    /// block row limit).
+    pub blocks: Vec<BlockCounts>,
+}
+
+/// A row in one time block.
+#[derive(Debug, Clone, Default)]
+pub struct BlockCounts {
+    pub secs: f64,
+    pub requests: u64,
+    pub failures: u64,
+    /// Response times as (highest µs of a bucket, requests at or below it),
+    /// ascending: cumulative, for counts below a quantile.
+    pub latency_at_or_below: Vec<(u64, u64)>,
+}
+
+impl BlockCounts {
+    fn of(secs: f64, stats: Option<&BlockStats>) -> Self {
+        let Some(stats) = stats else {
+            return Self {
+                secs,
+                ..Self::default()
+            };
+        };
+        let mut seen = 0;
+        let latency_at_or_below = stats
+            .histogram
+            .iter_recorded()
+            .map(|v| {
+                seen += u64::from(v.count_at_value());
+                (v.value_iterated_to(), seen)
+            })
+            .collect();
+        Self {
+            secs,
+            requests: stats.requests,
+            failures: stats.failures,
+            latency_at_or_below,
+        }
+    }
+
+    pub fn timed(&self) -> u64 {
+        self.latency_at_or_below.last().map_or(0, |&(_, n)| n)
+    }
+
+    /// Timed requests of this block that took at most `micros`.
+    pub fn at_or_below(&self, micros: u64) -> u64 {
+        let i = self
+            .latency_at_or_below
+            .partition_point(|&(v, _)| v <= micros);
+        if i == 0 {
+            0
+        } else {
+            self.latency_at_or_below[i - 1].1
+        }
+    }
 }
 
 /// One side of a comparison.
@@ -58,17 +116,48 @@ impl RunStats {
                         method: k.method.to_string(),
                         name: k.name.to_string(),
                     },
-                    exact(s, seconds),
+                    RowStats {
+                        blocks: row_blocks(snapshot, Some(k)),
+                        ..exact(s, seconds)
+                    },
                 )
             })
             .collect();
-        rows.insert(Endpoint::aggregated(), exact(&snapshot.total, seconds));
+        rows.insert(
+            Endpoint::aggregated(),
+            RowStats {
+                blocks: row_blocks(snapshot, None),
+                ..exact(&snapshot.total, seconds)
+            },
+        );
         Self {
             source: source.into(),
             rows,
             ladder: None,
         }
     }
+}
+
+/// The row's blocks (`None`: Aggregated); none if no block kept the row.
+fn row_blocks(snapshot: &Snapshot, key: Option<&EndpointKey>) -> Vec<BlockCounts> {
+    let tracked = match key {
+        Some(key) => snapshot.blocks.iter().any(|b| b.rows.contains_key(key)),
+        None => true,
+    };
+    if !tracked {
+        return Vec::new();
+    }
+    snapshot
+        .blocks
+        .iter()
+        .map(|block| {
+            let stats = match key {
+                Some(key) => block.rows.get(key),
+                None => Some(&block.total),
+            };
+            BlockCounts::of(block.secs, stats)
+        })
+        .collect()
 }
 
 fn exact(stats: &EndpointStats, seconds: f64) -> RowStats {
@@ -83,5 +172,6 @@ fn exact(stats: &EndpointStats, seconds: f64) -> RowStats {
         },
         average_ms: stats.average_ms(),
         latency: Latency::Exact(stats.histogram.clone()),
+        blocks: Vec::new(),
     }
 }

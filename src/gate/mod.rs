@@ -14,6 +14,7 @@
 
 mod checks;
 mod compare;
+pub mod dependence;
 mod format;
 pub mod input;
 mod quantiles;
@@ -143,6 +144,11 @@ pub struct Comparison {
     /// Whether this outcome fails the gate.
     pub fails_gate: bool,
     pub reason: String,
+    /// How far the requests of baseline and current were from independent
+    /// (1 is independent; 4 makes an interval twice as wide), from their
+    /// time blocks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub design_effect: Option<(f64, f64)>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,8 +1,8 @@
 //! Latency quantiles and their distribution-free intervals, from exact
 //! histograms or from Locust's percentile columns.
 
-use super::input::{Latency, RunStats};
-use super::stats;
+use super::input::{Latency, RowStats, RunStats};
+use super::{dependence, stats};
 use crate::endpoint::Endpoint;
 
 /// Where a run's latency distribution is drawn (summary.json, the report).
@@ -46,18 +46,63 @@ pub fn quantile(latency: &Latency, q: f64, n: u64) -> Option<f64> {
 
 /// The distribution-free interval of the `q` quantile at two-sided level
 /// `1 - alpha`, in ms; infinite above when there are too few samples.
-pub fn quantile_interval(latency: &Latency, q: f64, n: u64, alpha: f64) -> (f64, f64) {
+/// `effect` is the design effect of the requests ([`super::dependence`]):
+/// the ranks are those of `n / effect` independent samples, scaled back to `n`.
+pub fn quantile_interval(latency: &Latency, q: f64, n: u64, alpha: f64, effect: f64) -> (f64, f64) {
     if n == 0 {
         return (0.0, f64::INFINITY);
     }
-    let (lower, upper) = stats::quantile_rank_interval(n, q, alpha);
+    let effective = ((n as f64 / effect.max(1.0)).floor() as u64).max(1);
+    let scale = n as f64 / effective as f64;
+    let (lower, upper) = stats::quantile_rank_interval(effective, q, alpha);
+    let rank = |r: f64| (r as u64).clamp(1, n);
     (
         lower
-            .map(|r| order_statistic(latency, r, n, Side::Lower))
+            .map(|r| order_statistic(latency, rank((r as f64 * scale).floor()), n, Side::Lower))
             .unwrap_or(0.0),
         upper
-            .map(|r| order_statistic(latency, r, n, Side::Upper))
+            .map(|r| order_statistic(latency, rank((r as f64 * scale).ceil()), n, Side::Upper))
             .unwrap_or(f64::INFINITY),
+    )
+}
+
+/// The design effect of the `q` quantile: how unevenly the requests at or
+/// below the run's `q` quantile spread over its time blocks. 1 without blocks.
+pub fn latency_effect(row: &RowStats, q: f64) -> f64 {
+    if row.blocks.is_empty() || row.timed == 0 {
+        return 1.0;
+    }
+    let Some(estimate_ms) = quantile(&row.latency, q, row.timed) else {
+        return 1.0;
+    };
+    let micros = (estimate_ms * 1000.0).round() as u64;
+    let per_block: Vec<(f64, f64)> = row
+        .blocks
+        .iter()
+        .map(|b| (b.at_or_below(micros) as f64, b.timed() as f64))
+        .collect();
+    dependence::proportion(&per_block).unwrap_or(1.0)
+}
+
+/// The design effect of the failure rate, and of the request rate. The rate
+/// leaves out blocks shorter than the rest: the run's last, which holds the
+/// shutdown, when users stop and the rate falls for a reason of our own.
+pub fn count_effects(row: &RowStats) -> (f64, f64) {
+    let full = row.blocks.iter().map(|b| b.secs).fold(0.0, f64::max);
+    let failures: Vec<(f64, f64)> = row
+        .blocks
+        .iter()
+        .map(|b| (b.failures as f64, b.requests as f64))
+        .collect();
+    let requests: Vec<(f64, f64)> = row
+        .blocks
+        .iter()
+        .filter(|b| b.secs >= 0.9 * full)
+        .map(|b| (b.requests as f64, b.secs))
+        .collect();
+    (
+        dependence::proportion(&failures).unwrap_or(1.0),
+        dependence::counts(&requests).unwrap_or(1.0),
     )
 }
 

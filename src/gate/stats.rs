@@ -69,40 +69,34 @@ pub fn quantile_rank_interval(n: u64, q: f64, alpha: f64) -> (Option<u64>, Optio
     (lower, upper)
 }
 
-/// Wilson's score interval for a proportion `successes / n`.
-pub fn wilson_interval(successes: u64, n: u64, z: f64) -> (f64, f64) {
-    if n == 0 {
+/// Wilson's score interval for a proportion `successes / n`. The counts are
+/// effective counts: a run's counts divided by its design effect
+/// ([`super::dependence`]) need not be whole.
+pub fn wilson_interval(successes: f64, n: f64, z: f64) -> (f64, f64) {
+    if n <= 0.0 {
         return (0.0, 1.0);
     }
-    let n_f = n as f64;
-    let p = successes as f64 / n_f;
+    let p = successes / n;
     let z2 = z * z;
-    let centre = (p + z2 / (2.0 * n_f)) / (1.0 + z2 / n_f);
-    let half = z / (1.0 + z2 / n_f) * (p * (1.0 - p) / n_f + z2 / (4.0 * n_f * n_f)).sqrt();
+    let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
+    let half = z / (1.0 + z2 / n) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
     ((centre - half).max(0.0), (centre + half).min(1.0))
 }
 
 /// Newcombe's hybrid score interval for the difference of two proportions
 /// `p2 - p1` (method 10 of Newcombe 1998), at two-sided level `1 - alpha`.
 /// Unlike the Wald interval it behaves with few failures and rates near 0.
+/// Counts are effective counts (see [`wilson_interval_f64`]).
 pub fn difference_interval(
-    failures_1: u64,
-    n_1: u64,
-    failures_2: u64,
-    n_2: u64,
+    failures_1: f64,
+    n_1: f64,
+    failures_2: f64,
+    n_2: f64,
     alpha: f64,
 ) -> (f64, f64) {
     let z = normal_quantile(1.0 - alpha / 2.0);
-    let p1 = if n_1 > 0 {
-        failures_1 as f64 / n_1 as f64
-    } else {
-        0.0
-    };
-    let p2 = if n_2 > 0 {
-        failures_2 as f64 / n_2 as f64
-    } else {
-        0.0
-    };
+    let rate = |failures: f64, n: f64| if n > 0.0 { failures / n } else { 0.0 };
+    let (p1, p2) = (rate(failures_1, n_1), rate(failures_2, n_2));
     let (l1, u1) = wilson_interval(failures_1, n_1, z);
     let (l2, u2) = wilson_interval(failures_2, n_2, z);
     let d = p2 - p1;
@@ -113,12 +107,16 @@ pub fn difference_interval(
 
 /// An interval for a Poisson count `n` at two-sided level `1 - alpha`
 /// (normal approximation with continuity correction; exact enough for the
-/// hundreds of requests a gate needs).
-pub fn poisson_interval(n: u64, alpha: f64) -> (f64, f64) {
+/// hundreds of requests a gate needs), widened for a design effect
+/// `effect` ≥ 1: the count of `n / effect` independent clusters, scaled back.
+pub fn poisson_interval(n: u64, alpha: f64, effect: f64) -> (f64, f64) {
     let z = normal_quantile(1.0 - alpha / 2.0);
-    let n_f = n as f64;
-    let spread = z * (n_f + 0.5).sqrt();
-    ((n_f - spread - 0.5).max(0.0), n_f + spread + 0.5)
+    let clusters = n as f64 / effect;
+    let spread = z * (clusters + 0.5).sqrt();
+    (
+        (clusters - spread - 0.5).max(0.0) * effect,
+        (clusters + spread + 0.5) * effect,
+    )
 }
 
 /// The interval of `current / baseline - 1` from an interval for each, which
@@ -187,11 +185,11 @@ mod tests {
 
     #[test]
     fn wilson_and_newcombe_behave_at_the_edges() {
-        let (lower, upper) = wilson_interval(0, 100, 1.96);
+        let (lower, upper) = wilson_interval(0.0, 100.0, 1.96);
         assert_eq!(lower, 0.0);
         assert!((upper - 0.037).abs() < 0.001, "{upper}");
         // Newcombe's own example 1: 56/70 vs 48/80: difference 0.2, CI 0.0524..0.3339.
-        let (lower, upper) = difference_interval(48, 80, 56, 70, 0.05);
+        let (lower, upper) = difference_interval(48.0, 80.0, 56.0, 70.0, 0.05);
         assert!(
             (lower - 0.0524).abs() < 0.0005 && (upper - 0.3339).abs() < 0.0005,
             "{lower} {upper}"
@@ -200,7 +198,7 @@ mod tests {
 
     #[test]
     fn poisson_and_ratio_intervals() {
-        let (lower, upper) = poisson_interval(10_000, 0.05);
+        let (lower, upper) = poisson_interval(10_000, 0.05, 1.0);
         assert!(
             (lower - 9803.5).abs() < 1.0 && (upper - 10196.5).abs() < 1.0,
             "{lower} {upper}"

@@ -24,6 +24,7 @@ fn row(n: u64, scale: f64, failures: u64, seed: u64) -> RowStats {
         requests_per_second: n as f64 / 30.0,
         average_ms: sum / n as f64,
         latency: Latency::Exact(histogram),
+        blocks: Vec::new(),
     }
 }
 

@@ -14,6 +14,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hdrhistogram::Histogram;
 use hyper::Method;
 
+pub mod blocks;
+use blocks::{Block, BlockSeries, BlockStats};
+
 /// Distinct error messages kept per shard before the rest are lumped together:
 /// a server that puts ids in its error text must not grow our memory.
 const MAX_DISTINCT_ERRORS: usize = 1000;
@@ -172,9 +175,28 @@ pub struct ErrorStats {
     pub last_seen: u64,
 }
 
+/// A row in a shard: everything since the start, and the current tick.
+#[derive(Default)]
+struct Row {
+    stats: EndpointStats,
+    tick: BlockStats,
+}
+
+impl Row {
+    fn record(&mut self, sample: &Sample) {
+        self.stats.record(sample);
+        self.tick.record(
+            sample
+                .latency
+                .map(|l| l.as_micros().min(u64::MAX as u128) as u64),
+            sample.failure.is_some(),
+        );
+    }
+}
+
 #[derive(Default)]
 struct Shard {
-    endpoints: HashMap<EndpointKey, EndpointStats>,
+    endpoints: HashMap<EndpointKey, Row>,
     total: EndpointStats,
     second: EndpointStats,
     errors: HashMap<(EndpointKey, String), ErrorStats>,
@@ -195,6 +217,8 @@ pub struct Snapshot {
     pub endpoints: BTreeMap<EndpointKey, EndpointStats>,
     pub total: EndpointStats,
     pub errors: Vec<ErrorStats>,
+    /// The run in time blocks, oldest first; empty when not recorded.
+    pub blocks: Vec<Block>,
 }
 
 impl Snapshot {
@@ -229,10 +253,28 @@ impl Snapshot {
                 None => errors.push(error),
             }
         }
+        let blocks = self
+            .blocks
+            .into_iter()
+            .map(|block| Block {
+                rows: block
+                    .rows
+                    .into_iter()
+                    .fold(HashMap::new(), |mut rows, (key, stats)| {
+                        let key = EndpointKey::new(key.method, secrets.redact(&key.name));
+                        rows.entry(key)
+                            .or_insert_with(BlockStats::default)
+                            .merge(&stats);
+                        rows
+                    }),
+                ..block
+            })
+            .collect();
         Snapshot {
             endpoints,
             total: self.total,
             errors,
+            blocks,
         }
     }
 }
@@ -241,6 +283,7 @@ pub struct Recorder {
     shards: Box<[Mutex<Shard>]>,
     /// Every row any shard has, consulted only when a shard meets a row new to it.
     rows: Mutex<std::collections::HashSet<EndpointKey>>,
+    blocks: Mutex<BlockSeries>,
 }
 
 impl Recorder {
@@ -248,6 +291,7 @@ impl Recorder {
         Self {
             shards: (0..shards.max(1)).map(|_| Mutex::default()).collect(),
             rows: Mutex::default(),
+            blocks: Mutex::new(BlockSeries::new()),
         }
     }
 
@@ -261,7 +305,7 @@ impl Recorder {
         let mut shard = self.lock(shard % self.shards.len());
         let mut lumped = None;
         match shard.endpoints.get_mut(key) {
-            Some(stats) => stats.record(&sample),
+            Some(row) => row.record(&sample),
             None => {
                 let row = if self.admit(key) {
                     key.clone()
@@ -296,6 +340,43 @@ impl Recorder {
             shard.total = EndpointStats::default();
         }
         self.rows.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.series().clear();
+    }
+
+    /// Ends a block tick of `secs`: what each shard recorded since the last
+    /// one moves into the block series.
+    pub fn end_tick(&self, secs: f64) {
+        self.collect_tick().end_tick(secs);
+    }
+
+    /// Ends a tick and the block it is in, however short.
+    pub fn end_block(&self, secs: f64) {
+        self.collect_tick().end_block(secs);
+    }
+
+    fn collect_tick(&self) -> MutexGuard<'_, BlockSeries> {
+        let mut series = self.series();
+        for i in 0..self.shards.len() {
+            let mut shard = self.lock(i);
+            for (key, row) in shard.endpoints.iter_mut() {
+                series.add(key, &row.tick);
+                row.tick.clear();
+            }
+        }
+        series
+    }
+
+    /// Everything, with the blocks: ends the last tick (`secs` long) and
+    /// the series.
+    pub fn finish(&self, secs: f64) -> Snapshot {
+        self.end_tick(secs);
+        let mut snapshot = self.snapshot();
+        snapshot.blocks = self.series().finish();
+        snapshot
+    }
+
+    fn series(&self) -> MutexGuard<'_, BlockSeries> {
+        self.blocks.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Takes what completed since the last call, and the running total.
@@ -317,12 +398,12 @@ impl Recorder {
         let mut errors: BTreeMap<(EndpointKey, String), ErrorStats> = BTreeMap::new();
         for i in 0..self.shards.len() {
             let shard = self.lock(i);
-            for (key, stats) in &shard.endpoints {
+            for (key, row) in &shard.endpoints {
                 snapshot
                     .endpoints
                     .entry(key.clone())
                     .or_default()
-                    .merge(stats);
+                    .merge(&row.stats);
             }
             snapshot.total.merge(&shard.total);
             for (key, error) in &shard.errors {

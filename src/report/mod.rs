@@ -369,6 +369,7 @@ mod tests {
                     requests_per_second: 5.5,
                     average_ms: 30.0,
                     latency: Latency::Exact(histogram),
+                    blocks: Vec::new(),
                 },
             );
         }

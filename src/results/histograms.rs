@@ -26,6 +26,9 @@ pub struct HistogramsFile {
     pub run: RunInfo,
     pub endpoints: Vec<EndpointRecord>,
     pub aggregated: EndpointRecord,
+    /// The run in time blocks (absent from files of before version 0.2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocks: Vec<super::blocks::BlockRecord>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -90,16 +93,45 @@ impl ResultFile for HistogramsJson {
                 .map(|(k, s)| record(k.method.as_str(), &k.name, s))
                 .collect::<Result<_, _>>()?,
             aggregated: record("", "Aggregated", &run.stats.total)?,
+            blocks: super::blocks::encode(&run.stats.blocks)?,
         };
         Ok(serde_json::to_vec_pretty(&file)?)
     }
 }
 
-fn record(method: &str, name: &str, stats: &EndpointStats) -> anyhow::Result<EndpointRecord> {
+/// A histogram as V2 with deflate, in base64.
+pub(super) fn encode<T: hdrhistogram::Counter>(
+    histogram: &hdrhistogram::Histogram<T>,
+) -> anyhow::Result<String> {
     let mut bytes = Vec::new();
     V2DeflateSerializer::new()
-        .serialize(&stats.histogram, &mut bytes)
+        .serialize(histogram, &mut bytes)
         .map_err(|e| anyhow::anyhow!("serializing a histogram: {e:?}"))?;
+    Ok(STANDARD.encode(bytes))
+}
+
+/// The inverse of [`encode`], bounded before anything is allocated.
+pub(super) fn decode<T: hdrhistogram::Counter>(
+    encoded: &str,
+    name: &str,
+) -> anyhow::Result<hdrhistogram::Histogram<T>> {
+    anyhow::ensure!(
+        encoded.len() <= MAX_ENCODED * 4 / 3 + 4,
+        "histogram of {name} is larger than {} KiB",
+        MAX_ENCODED >> 10
+    );
+    let bytes = STANDARD
+        .decode(encoded)
+        .with_context(|| format!("histogram of {name} is not base64"))?;
+    let plain = inflate_checked(&bytes).map_err(|e| anyhow::anyhow!("histogram of {name} {e}"))?;
+    let mut histogram: hdrhistogram::Histogram<T> = Deserializer::new()
+        .deserialize(&mut Cursor::new(plain))
+        .map_err(|e| anyhow::anyhow!("histogram of {name} is corrupt: {e:?}"))?;
+    histogram.auto(true);
+    Ok(histogram)
+}
+
+fn record(method: &str, name: &str, stats: &EndpointStats) -> anyhow::Result<EndpointRecord> {
     Ok(EndpointRecord {
         method: method.into(),
         name: name.into(),
@@ -109,7 +141,7 @@ fn record(method: &str, name: &str, stats: &EndpointStats) -> anyhow::Result<End
         sum_micros: stats.sum_micros,
         min_micros: stats.min_micros,
         max_micros: stats.max_micros,
-        histogram: STANDARD.encode(bytes),
+        histogram: encode(&stats.histogram)?,
     })
 }
 
@@ -171,6 +203,7 @@ pub fn read(bytes: &[u8]) -> anyhow::Result<(RunInfo, Snapshot)> {
         "the endpoints' requests add up to {requests}, but Aggregated says {}",
         snapshot.total.requests
     );
+    snapshot.blocks = super::blocks::decode(&file.blocks, &snapshot)?;
     Ok((file.run, snapshot))
 }
 
@@ -279,19 +312,7 @@ fn inflate_checked(encoded: &[u8]) -> Result<Vec<u8>, String> {
 
 fn stats(record: &EndpointRecord) -> anyhow::Result<EndpointStats> {
     let name = &record.name;
-    anyhow::ensure!(
-        record.histogram.len() <= MAX_ENCODED * 4 / 3 + 4,
-        "histogram of {name} is larger than {} KiB",
-        MAX_ENCODED >> 10
-    );
-    let bytes = STANDARD
-        .decode(&record.histogram)
-        .with_context(|| format!("histogram of {name} is not base64"))?;
-    let plain = inflate_checked(&bytes).map_err(|e| anyhow::anyhow!("histogram of {name} {e}"))?;
-    let mut histogram: hdrhistogram::Histogram<u64> = Deserializer::new()
-        .deserialize(&mut Cursor::new(plain))
-        .map_err(|e| anyhow::anyhow!("histogram of {name} is corrupt: {e:?}"))?;
-    histogram.auto(true);
+    let histogram: hdrhistogram::Histogram<u64> = decode(&record.histogram, name)?;
     let timed = histogram.len();
     let nonsense = |what: String| anyhow::anyhow!("{name}: {what}");
     if record.requests > crate::bounds::MAX_COUNT {

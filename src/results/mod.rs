@@ -1,6 +1,7 @@
 //! The results directory: Locust-compatible CSVs, exact histograms, and the
 //! terminal summary. One file per format, each behind [`ResultFile`].
 
+mod blocks;
 pub mod failures_csv;
 pub mod histograms;
 mod history_csv;

@@ -195,6 +195,7 @@ pub fn parse_stats_csv(bytes: &[u8], path: &Path) -> Result<RunStats, InvalidInp
                     min_ms,
                     max_ms,
                 },
+                blocks: Vec::new(),
             },
         );
     }

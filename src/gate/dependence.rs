@@ -1,0 +1,241 @@
+//! How far the requests of one run are from independent, measured from its
+//! time blocks, as a design effect: the variance of a run-wide estimate
+//! over the variance it would have if every request were an independent
+//! draw. A row whose failures come in bursts of nine, or whose latencies
+//! follow each other through a saturated server's queue, has a design effect
+//! well above 1, and its intervals widen by its square root (equivalently,
+//! its effective sample is the request count divided by it).
+//!
+//! The variance across blocks is taken from successive differences (von
+//! Neumann's mean square successive difference) rather than from deviations
+//! around the mean: a ramp-up or a slow drift moves neighbouring blocks
+//! together and so does not pass for noise, while bursts shorter than a
+//! block do show. Blocks must be long against the bursts; the engine's are
+//! a quarter of a second at least and a thirty-second of the run at most.
+//!
+//! The effect is never taken below 1: a run that looks more regular than
+//! independent draws (a closed loop's steady throughput) keeps the
+//! independent interval, which the gate has always used.
+
+/// Blocks needed before their spread says anything.
+pub const MIN_BLOCKS: usize = 8;
+
+/// `Var(Σ r_b)` from per-block residuals `r_b` by successive differences.
+fn summed_variance(residuals: &[f64]) -> f64 {
+    let b = residuals.len() as f64;
+    let squares: f64 = residuals.windows(2).map(|w| (w[1] - w[0]).powi(2)).sum();
+    b / (2.0 * (b - 1.0)) * squares
+}
+
+/// The design effect of the proportion `Σ hits / Σ trials` from blocks of
+/// `(hits, trials)`, against binomial trials. `None` with fewer than
+/// [`MIN_BLOCKS`] blocks that have trials.
+pub fn proportion(blocks: &[(f64, f64)]) -> Option<f64> {
+    let used: Vec<(f64, f64)> = blocks.iter().copied().filter(|b| b.1 > 0.0).collect();
+    if used.len() < MIN_BLOCKS {
+        return None;
+    }
+    let hits: f64 = used.iter().map(|b| b.0).sum();
+    let trials: f64 = used.iter().map(|b| b.1).sum();
+    let p = hits / trials;
+    let independent = trials * p * (1.0 - p);
+    if independent <= 0.0 {
+        return Some(1.0);
+    }
+    let residuals: Vec<f64> = used.iter().map(|(k, n)| k - p * n).collect();
+    Some((summed_variance(&residuals) / independent).max(1.0))
+}
+
+/// The design effect of a request rate from blocks of `(requests, seconds)`,
+/// against a Poisson process. `None` with fewer than [`MIN_BLOCKS`] blocks.
+pub fn counts(blocks: &[(f64, f64)]) -> Option<f64> {
+    let used: Vec<(f64, f64)> = blocks.iter().copied().filter(|b| b.1 > 0.0).collect();
+    if used.len() < MIN_BLOCKS {
+        return None;
+    }
+    let requests: f64 = used.iter().map(|b| b.0).sum();
+    let secs: f64 = used.iter().map(|b| b.1).sum();
+    if requests <= 0.0 {
+        return Some(1.0);
+    }
+    let rate = requests / secs;
+    let residuals: Vec<f64> = used.iter().map(|(c, s)| c - rate * s).collect();
+    Some((summed_variance(&residuals) / requests).max(1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gate::stats::{normal_quantile, quantile_rank_interval, wilson_interval};
+    use rand::{Rng, SeedableRng};
+
+    /// Latencies through a queue: each is like the one before (AR(1) with
+    /// ρ = 0.95 on a log scale), 32 blocks of 300.
+    fn queued(rng: &mut rand::rngs::SmallRng, n: usize) -> Vec<f64> {
+        let mut x = 0.0f64;
+        (0..n)
+            .map(|_| {
+                let noise: f64 = (0..12).map(|_| rng.gen::<f64>()).sum::<f64>() - 6.0;
+                x = 0.95 * x + (1.0f64 - 0.95 * 0.95).sqrt() * noise;
+                (5.0 + x).exp()
+            })
+            .collect()
+    }
+
+    /// The median of the stationary process is e^5; the rank interval with
+    /// the effective sample covers it near its level, the independent one
+    /// far below it.
+    #[test]
+    fn autocorrelated_latencies_get_an_interval_that_covers() {
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(11);
+        let (blocks, per_block, q) = (32usize, 300usize, 0.5);
+        let truth = 5.0f64.exp();
+        let trials = 400;
+        let (mut covered, mut covered_naive) = (0, 0);
+        for _ in 0..trials {
+            let run = queued(&mut rng, blocks * per_block);
+            let mut sorted = run.clone();
+            sorted.sort_by(f64::total_cmp);
+            let n = sorted.len() as u64;
+            let estimate = sorted[(q * n as f64) as usize];
+            let per: Vec<(f64, f64)> = run
+                .chunks(per_block)
+                .map(|c| {
+                    (
+                        c.iter().filter(|&&v| v <= estimate).count() as f64,
+                        c.len() as f64,
+                    )
+                })
+                .collect();
+            let effect = proportion(&per).unwrap();
+            let within = |n_eff: u64, scale: f64| {
+                let (l, u) = quantile_rank_interval(n_eff, q, 0.05);
+                let at = |r: u64| sorted[((r as f64 * scale) as usize).clamp(1, n as usize) - 1];
+                at(l.unwrap()) <= truth && truth <= at(u.unwrap())
+            };
+            let n_eff = (n as f64 / effect) as u64;
+            covered += usize::from(within(n_eff, n as f64 / n_eff as f64));
+            covered_naive += usize::from(within(n, 1.0));
+        }
+        let coverage = covered as f64 / trials as f64;
+        let naive = covered_naive as f64 / trials as f64;
+        assert!(coverage >= 0.9, "coverage {coverage}");
+        assert!(
+            naive < 0.5,
+            "the independent interval should fail here: {naive}"
+        );
+    }
+
+    /// Failures in bursts of nine (a loop that runs off the end of a list):
+    /// the Wilson interval on the effective sample covers the true rate.
+    #[test]
+    fn failures_in_bursts_get_an_interval_that_covers() {
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(5);
+        let (blocks, per_block) = (32usize, 400usize);
+        let start = 0.004; // a burst starts after ~1 in 250 requests
+        let truth = 9.0 * start / (1.0 + 8.0 * start);
+        let z = normal_quantile(0.975);
+        let trials = 400;
+        let (mut covered, mut covered_naive) = (0, 0);
+        for _ in 0..trials {
+            let mut left = 0u32;
+            let failed: Vec<bool> = (0..blocks * per_block)
+                .map(|_| {
+                    if left == 0 && rng.gen::<f64>() < start {
+                        left = 9;
+                    }
+                    let fail = left > 0;
+                    left = left.saturating_sub(1);
+                    fail
+                })
+                .collect();
+            let per: Vec<(f64, f64)> = failed
+                .chunks(per_block)
+                .map(|c| (c.iter().filter(|&&f| f).count() as f64, c.len() as f64))
+                .collect();
+            let effect = proportion(&per).unwrap();
+            let hits = failed.iter().filter(|&&f| f).count() as f64;
+            let n = failed.len() as f64;
+            let (l, u) = wilson_interval(hits / effect, n / effect, z);
+            covered += usize::from(l <= truth && truth <= u);
+            let (l, u) = wilson_interval(hits, n, z);
+            covered_naive += usize::from(l <= truth && truth <= u);
+        }
+        let coverage = covered as f64 / trials as f64;
+        let naive = covered_naive as f64 / trials as f64;
+        assert!(coverage >= 0.9, "coverage {coverage}");
+        assert!(
+            naive < 0.8,
+            "the independent interval should fail here: {naive}"
+        );
+    }
+
+    /// Requests that arrive in clusters of 49 (one task, 49 requests): the
+    /// rate interval from the effective count covers; Poisson's does not.
+    #[test]
+    fn clustered_requests_get_a_rate_interval_that_covers() {
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(3);
+        let (blocks, secs, clusters_per_sec) = (32usize, 0.25, 8.0);
+        let truth = clusters_per_sec * 49.0;
+        let z = normal_quantile(0.975);
+        let trials = 400;
+        let (mut covered, mut covered_naive) = (0, 0);
+        for _ in 0..trials {
+            let per: Vec<(f64, f64)> = (0..blocks)
+                .map(|_| {
+                    // Poisson clusters in the block, by exponential gaps.
+                    let (mut t, mut clusters) = (0.0, 0.0);
+                    loop {
+                        t -= (1.0 - rng.gen::<f64>()).ln() / clusters_per_sec;
+                        if t > secs {
+                            break;
+                        }
+                        clusters += 1.0;
+                    }
+                    (clusters * 49.0, secs)
+                })
+                .collect();
+            let effect = counts(&per).unwrap();
+            let requests: f64 = per.iter().map(|b| b.0).sum();
+            let total_secs = blocks as f64 * secs;
+            let interval = |n: f64, scale: f64| {
+                let spread = z * (n / scale).sqrt() * scale;
+                ((n - spread) / total_secs, (n + spread) / total_secs)
+            };
+            let (l, u) = interval(requests, effect);
+            covered += usize::from(l <= truth && truth <= u);
+            let (l, u) = interval(requests, 1.0);
+            covered_naive += usize::from(l <= truth && truth <= u);
+        }
+        let coverage = covered as f64 / trials as f64;
+        let naive = covered_naive as f64 / trials as f64;
+        assert!(coverage >= 0.9, "coverage {coverage}");
+        assert!(naive < 0.5, "Poisson should fail here: {naive}");
+    }
+
+    /// Independent requests keep (about) the independent interval, and a
+    /// ramp-up is not taken for noise.
+    #[test]
+    fn independent_requests_and_a_ramp_keep_an_effect_near_one() {
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(9);
+        let mut effects = Vec::new();
+        for _ in 0..200 {
+            let per: Vec<(f64, f64)> = (0..32)
+                .map(|_| {
+                    let hits = (0..500).filter(|_| rng.gen::<f64>() < 0.95).count();
+                    (hits as f64, 500.0)
+                })
+                .collect();
+            effects.push(proportion(&per).unwrap());
+        }
+        let mean = effects.iter().sum::<f64>() / effects.len() as f64;
+        assert!(mean < 1.35, "mean effect {mean}");
+        // Users starting over the first eight blocks: the counts climb, but
+        // steadily, by block.
+        let ramp: Vec<(f64, f64)> = (0..32)
+            .map(|b| (400.0 * (b.min(8) as f64 + 1.0) / 9.0, 0.25))
+            .collect();
+        assert!(counts(&ramp).unwrap() < 2.0, "{:?}", counts(&ramp));
+        assert_eq!(proportion(&[(1.0, 2.0); 7]), None);
+    }
+}
