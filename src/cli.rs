@@ -192,6 +192,10 @@ pub struct CompareArgs {
     /// Where to write the HTML report.
     #[arg(long, default_value = "report.html")]
     pub report: PathBuf,
+    /// List every comparison of the verdict, not only what fails or is
+    /// inconclusive.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
     #[command(flatten)]
     pub ci: CiArgs,
 }
@@ -222,6 +226,10 @@ pub struct OutputArgs {
     /// Print only the final summary: no live progress.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// List every comparison of the verdict, not only what fails or is
+    /// inconclusive.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
     /// Where to write the HTML report (default: report.html in --out).
     #[arg(long)]
     pub report: Option<PathBuf>,

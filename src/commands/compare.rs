@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use super::gate::{judge_and_print, write_report};
+use super::gate::{judge_and_print, print_headline, write_report};
 use crate::cli::CompareArgs;
 use crate::gate::rules::Rules;
 use crate::publish::summary_json::{self, Curves};
@@ -17,7 +17,7 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let baseline = crate::results::load_baseline(&args.baseline, &rules)?;
     let current = crate::results::load_stats(&args.current)?;
     crate::gate::rules::check_percentiles(&current, &rules)?;
-    let verdict = judge_and_print(&current, Some(&baseline), &rules);
+    let verdict = judge_and_print(&current, Some(&baseline), &rules, args.verbose);
     let code = if verdict.passed { 0 } else { 1 };
     let curves = Curves::of(&current, Some(&baseline));
     if let Some(path) = &args.summary_json {
@@ -42,5 +42,6 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
         &args.report,
         args.summary_json.as_deref(),
     )?;
+    print_headline(&verdict, true, &rules);
     Ok(ExitCode::from(code))
 }

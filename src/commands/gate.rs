@@ -9,13 +9,32 @@ use crate::gate::{judge, Verdict};
 use crate::publish::verdict_text;
 use crate::results::write_atomically;
 
-/// Judges and prints the verdict table; returns the verdict.
-pub fn judge_and_print(current: &RunStats, baseline: Option<&RunStats>, rules: &Rules) -> Verdict {
+/// Judges and prints what the verdict rests on; returns the verdict. The
+/// verdict line itself comes last, from [`print_headline`].
+pub fn judge_and_print(
+    current: &RunStats,
+    baseline: Option<&RunStats>,
+    rules: &Rules,
+    verbose: bool,
+) -> Verdict {
     let verdict = judge(current, baseline, rules);
-    if baseline.is_some() || !rules.thresholds.is_empty() || !verdict.passed {
-        out!("\n{}", verdict_text::render(&verdict));
+    if worth_printing(&verdict, baseline.is_some(), rules) {
+        out!("{}", verdict_text::render(&verdict, verbose));
     }
     verdict
+}
+
+fn worth_printing(verdict: &Verdict, judged: bool, rules: &Rules) -> bool {
+    judged || !rules.thresholds.is_empty() || !verdict.passed
+}
+
+/// The verdict as the last line a reviewer sees, coloured on a terminal.
+pub fn print_headline(verdict: &Verdict, judged: bool, rules: &Rules) {
+    if worth_printing(verdict, judged, rules) {
+        use std::io::IsTerminal;
+        let terminal = std::io::stdout().is_terminal();
+        outln!("\n{}", verdict_text::headline_for(verdict, terminal));
+    }
 }
 
 pub fn write_report(path: &Path, input: &crate::report::ReportInput) -> anyhow::Result<()> {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use super::gate::{judge_and_print, write_report};
+use super::gate::{judge_and_print, print_headline, write_report};
 use super::progress::RunObserver;
 use crate::cli::{CiArgs, OutputArgs, RunArgs};
 use crate::engine::{self, target};
@@ -141,7 +141,12 @@ pub async fn swarm(
         swarm_users(scenario, addresses, output.quiet, &results, interrupt).await?;
 
     let current = crate::results::run_stats(&run, &results.path().display().to_string());
-    let verdict = judge_and_print(&current, gate.baseline.as_ref(), &gate.rules);
+    let verdict = judge_and_print(
+        &current,
+        gate.baseline.as_ref(),
+        &gate.rules,
+        output.verbose,
+    );
     let outcome = Outcome::of(&run, &verdict, results.path());
     let summary = summary_json::RunSummary::of(&run, crate::publish::commit());
     let curves = Curves::of(&current, gate.baseline.as_ref());
@@ -180,6 +185,7 @@ pub async fn swarm(
     if !outcome.is_fault() {
         update_baseline_if_earned(&gate, &run, &verdict)?;
     }
+    print_headline(&verdict, gate.baseline.is_some(), &gate.rules);
     Ok(outcome.finish())
 }
 

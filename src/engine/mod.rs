@@ -7,6 +7,7 @@ pub mod limits;
 pub mod schedule;
 pub mod target;
 mod user;
+pub mod watch;
 pub(crate) mod wire;
 
 use std::net::SocketAddr;
@@ -55,6 +56,8 @@ pub struct RunResult {
     /// and were counted under [`crate::metrics::OTHER_ENDPOINTS`].
     pub over_row_limit: Vec<String>,
     pub stats: Snapshot,
+    /// How the generator and its machine fared; `None` when not watched.
+    pub machine: Option<crate::metrics::watch::MachineWatch>,
 }
 
 impl RunResult {
@@ -187,6 +190,7 @@ pub async fn run(
         abort: CancellationToken::new(),
     };
     let active = Arc::new(AtomicU64::new(0));
+    let watcher = watch::Watcher::start();
     let started_at = SystemTime::now();
     let start = Instant::now();
     let load = scenario.load.clone();
@@ -262,6 +266,7 @@ pub async fn run(
     };
     let elapsed = start.elapsed();
     let measured = measured_from.map_or(Duration::ZERO, |from| from.elapsed());
+    let machine = watcher.finish().await;
     // The shutdown gets a block of its own: its falling rate is not noise.
     shared
         .recorder
@@ -329,6 +334,7 @@ pub async fn run(
         faults,
         over_row_limit,
         stats: shared.recorder.finish(last_block.elapsed().as_secs_f64()),
+        machine: Some(machine),
     })
 }
 

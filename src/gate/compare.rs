@@ -3,6 +3,7 @@
 
 use super::format::{percent_text, percent_value, points, trim_number};
 use super::input::RowStats;
+use super::machine::Allowance;
 use super::quantiles::{count_effects, latency_effect};
 use super::rules::MetricKind;
 use super::*;
@@ -106,10 +107,10 @@ pub(crate) fn conclude(
 
 pub(crate) fn compare_row(
     key: &Endpoint,
-    b: &RowStats,
-    c: &RowStats,
+    (b, c): (&RowStats, &RowStats),
     rules: &Rules,
     alpha: f64,
+    machine: Option<&Allowance>,
     out: &mut Vec<Comparison>,
 ) {
     let too_few = b.requests < rules.min_samples || c.requests < rules.min_samples;
@@ -160,6 +161,7 @@ pub(crate) fn compare_row(
             Relative {
                 head: format!("{label} {} → {}", ms(bv), ms(cv)),
                 effects,
+                explained: machine.map(|m| (m.latency_factor(q, bv), m.evidence.clone())),
                 values: (bv, cv),
                 interval,
                 allowed: tolerance.allowed,
@@ -243,6 +245,7 @@ pub(crate) fn compare_row(
                     significant(c.requests_per_second)
                 ),
                 effects,
+                explained: machine.map(|m| (m.throughput_factor(), m.evidence.clone())),
                 values: (b.requests_per_second, c.requests_per_second),
                 interval: stats::ratio_interval(
                     rate_interval(b, effects.0),
@@ -269,6 +272,9 @@ pub(crate) struct Relative {
     head: String,
     /// The design effects of baseline and current.
     effects: (f64, f64),
+    /// How far the ratio current / baseline is explained by the machines
+    /// the two ran on, and the evidence.
+    explained: Option<(f64, String)>,
     values: (f64, f64),
     interval: (f64, f64),
     allowed: f64,
@@ -287,6 +293,7 @@ pub(crate) fn judge_relative(
     let Relative {
         head,
         effects,
+        explained,
         values: (baseline, current),
         interval,
         allowed,
@@ -304,15 +311,54 @@ pub(crate) fn judge_relative(
         dependence_note(effects)
     );
     conclude(comparison, head, too_few, gated, || {
-        decide(
-            change,
-            interval,
+        let tolerance = percent_text(allowed);
+        let judged = decide(change, interval, allowed, worse, beyond_floor, &tolerance);
+        let Some((factor, evidence)) = explained else {
+            return judged;
+        };
+        let decided = matches!(judged.outcome, Outcome::Regressed | Outcome::Improved);
+        if !decided || (factor - 1.0).abs() < 0.02 {
+            return judged;
+        }
+        let adjusted = (
+            (1.0 + interval.0) / factor - 1.0,
+            (1.0 + interval.1) / factor - 1.0,
+        );
+        let again = decide(
+            relative_change(baseline * factor, current),
+            adjusted,
             allowed,
             worse,
             beyond_floor,
-            &percent_text(allowed),
-        )
+            &tolerance,
+        );
+        let explains = format!(
+            "the machines differed ({evidence}), which explains {}",
+            ratio_text(factor)
+        );
+        if again.outcome == judged.outcome {
+            Judged {
+                words: format!("{}, even allowing for that: {explains}", judged.words),
+                ..judged
+            }
+        } else {
+            Judged {
+                outcome: Outcome::Inconclusive,
+                words: format!(
+                    "inconclusive, {explains}; rerun on a quiet machine, or interleave both versions with --against"
+                ),
+            }
+        }
     });
+}
+
+/// A factor as a change: `×2.4`, or `-18%` for one below 1.
+fn ratio_text(factor: f64) -> String {
+    if factor >= 1.0 {
+        format!("×{}", trim_number((factor * 100.0).round() / 100.0))
+    } else {
+        percent_change(factor - 1.0)
+    }
 }
 
 /// Says when requests were far from independent, and so the interval wider

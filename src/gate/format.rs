@@ -26,7 +26,8 @@ pub(crate) fn percent_text(fraction: f64) -> String {
     format!("{}%", trim_number(fraction * 100.0))
 }
 
-/// `+24%`, `-3.5%`, `+∞`.
+/// `+24%`, `-3.5%`, `+∞`; from doubling on a ratio, `×4.6`, which reads
+/// better than `+360%`.
 pub fn percent_change(change: f64) -> String {
     if change.is_infinite() {
         return if change > 0.0 {
@@ -34,6 +35,9 @@ pub fn percent_change(change: f64) -> String {
         } else {
             "-∞".into()
         };
+    }
+    if change >= 1.0 {
+        return format!("×{}", significant(1.0 + change));
     }
     let percent = change * 100.0;
     if percent.abs() >= 10.0 {

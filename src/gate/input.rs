@@ -8,6 +8,7 @@ use hdrhistogram::Histogram;
 
 use crate::endpoint::Endpoint;
 use crate::metrics::blocks::BlockStats;
+use crate::metrics::watch::MachineWatch;
 use crate::metrics::{EndpointKey, EndpointStats, Snapshot};
 
 /// How a row's response times are known.
@@ -101,6 +102,8 @@ pub struct RunStats {
     pub rows: BTreeMap<Endpoint, RowStats>,
     /// Quantiles of the percentile columns, when read from a CSV.
     pub ladder: Option<Vec<f64>>,
+    /// How the generator and its machine fared, when known.
+    pub machine: Option<MachineWatch>,
 }
 
 impl RunStats {
@@ -134,6 +137,7 @@ impl RunStats {
             source: source.into(),
             rows,
             ladder: None,
+            machine: None,
         }
     }
 }

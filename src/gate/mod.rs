@@ -17,6 +17,7 @@ mod compare;
 pub mod dependence;
 mod format;
 pub mod input;
+pub mod machine;
 mod quantiles;
 pub mod rules;
 pub mod stats;
@@ -182,6 +183,12 @@ pub struct Verdict {
     /// Comparisons the confidence is shared among (Bonferroni).
     pub comparisons_tested: usize,
     pub counts: Counts,
+    /// How the intervals account for noise, in words.
+    #[serde(default)]
+    pub noise_model: String,
+    /// How the machines of the two runs differed, when they did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine: Option<String>,
     pub comparisons: Vec<Comparison>,
     pub thresholds: Vec<ThresholdResult>,
 }
@@ -189,6 +196,8 @@ pub struct Verdict {
 /// Compares `current` with `baseline` (if any) and checks thresholds.
 pub fn judge(current: &RunStats, baseline: Option<&RunStats>, rules: &Rules) -> Verdict {
     let mut comparisons = Vec::new();
+    let allowance =
+        baseline.and_then(|b| machine::allowance(b.machine.as_ref(), current.machine.as_ref()));
     if let Some(baseline) = baseline {
         let shared: Vec<&Endpoint> = current
             .rows
@@ -213,7 +222,14 @@ pub fn judge(current: &RunStats, baseline: Option<&RunStats>, rules: &Rules) -> 
                 .filter(|k| !current.rows.contains_key(*k)),
         ) {
             match (baseline.rows.get(key), current.rows.get(key)) {
-                (Some(b), Some(c)) => compare_row(key, b, c, rules, alpha, &mut comparisons),
+                (Some(b), Some(c)) => compare_row(
+                    key,
+                    (b, c),
+                    rules,
+                    alpha,
+                    allowance.as_ref(),
+                    &mut comparisons,
+                ),
                 (None, Some(c)) => comparisons.push(presence(
                     key,
                     Outcome::New,
@@ -281,7 +297,43 @@ pub fn judge(current: &RunStats, baseline: Option<&RunStats>, rules: &Rules) -> 
         confidence: rules.confidence,
         comparisons_tested: shared_rows * (rules.percentiles.len() + 2),
         counts,
+        noise_model: baseline
+            .map(|b| noise_model(b, current))
+            .unwrap_or_default(),
+        machine: allowance.map(|a| {
+            format!(
+                "{} machine was busier ({}): changes it explains are inconclusive, not regressions",
+                if a.busier_now() {
+                    "this run's"
+                } else {
+                    "the baseline's"
+                },
+                a.evidence
+            )
+        }),
         comparisons,
         thresholds,
+    }
+}
+
+/// The noise model in words: blocks on both sides, or independence.
+fn noise_model(baseline: &RunStats, current: &RunStats) -> String {
+    let blocks = |run: &RunStats| {
+        run.rows
+            .get(&Endpoint::aggregated())
+            .map_or(0, |r| r.blocks.len())
+    };
+    let (b, c) = (blocks(baseline), blocks(current));
+    if b >= dependence::MIN_BLOCKS && c >= dependence::MIN_BLOCKS {
+        format!(
+            "requests in time blocks ({b} and {c}): intervals widen where requests were correlated"
+        )
+    } else {
+        let without = if b < dependence::MIN_BLOCKS {
+            "the baseline"
+        } else {
+            "this run"
+        };
+        format!("requests taken as independent: {without} has no time blocks (a stats CSV or an older results directory)")
     }
 }

@@ -45,6 +45,7 @@ fn run(rows: Vec<(&str, RowStats)>) -> RunStats {
         source: "test".into(),
         rows,
         ladder: None,
+        machine: None,
     }
 }
 
@@ -288,4 +289,63 @@ fn ladder_quantiles_interpolate_between_columns() {
     assert_eq!(ladder_quantile(&points, 2.0, 40.0, 0.7), 15.0);
     assert_eq!(ladder_quantile(&points, 2.0, 40.0, 0.25), 6.0);
     assert_eq!(ladder_quantile(&points, 2.0, 40.0, 1.0), 40.0);
+}
+
+fn on_machine(mut stats: RunStats, pressure: f64) -> RunStats {
+    stats.machine = Some(crate::metrics::watch::MachineWatch {
+        timer_lag_p50_ms: 0.1,
+        timer_lag_p99_ms: 0.2,
+        cpu_pressure: pressure,
+        pressure_measured: true,
+        cores: 2,
+        ..Default::default()
+    });
+    stats
+}
+
+/// A busy current run against a quiet baseline: what the machine explains
+/// is inconclusive, what it cannot explain still regresses.
+#[test]
+fn a_busier_machine_explains_a_slowdown_but_not_a_collapse() {
+    let latency = |verdict: &Verdict| {
+        verdict
+            .comparisons
+            .iter()
+            .filter(|c| matches!(c.metric, Metric::Percentile(_)))
+            .map(|c| c.outcome)
+            .collect::<Vec<_>>()
+    };
+    let quiet = on_machine(run(vec![("/a", row(5000, 1.0, 0, 1))]), 0.02);
+    let slower = run(vec![("/a", row(5000, 1.5, 0, 2))]);
+    let alike = judge(
+        &on_machine(slower.clone(), 0.03),
+        Some(&quiet),
+        &Rules::default(),
+    );
+    assert!(latency(&alike).contains(&Outcome::Regressed));
+    assert_eq!(alike.machine, None);
+
+    let busy = judge(&on_machine(slower, 0.5), Some(&quiet), &Rules::default());
+    assert!(busy.passed, "{:#?}", busy.comparisons);
+    assert!(latency(&busy).iter().all(|o| *o != Outcome::Regressed));
+    let p50 = &busy.comparisons[0];
+    assert_eq!(p50.outcome, Outcome::Inconclusive);
+    assert!(
+        p50.reason
+            .contains("the machines differed (CPU pressure 50% vs 2%)")
+            && p50.reason.contains("--against"),
+        "{}",
+        p50.reason
+    );
+    assert!(busy
+        .machine
+        .unwrap()
+        .starts_with("this run's machine was busier"));
+
+    let collapsed = run(vec![("/a", row(5000, 10.0, 0, 3))]);
+    let verdict = judge(&on_machine(collapsed, 0.5), Some(&quiet), &Rules::default());
+    assert!(!verdict.passed);
+    assert!(verdict.comparisons[0]
+        .reason
+        .contains("even allowing for that"));
 }

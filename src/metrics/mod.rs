@@ -15,6 +15,7 @@ use hdrhistogram::Histogram;
 use hyper::Method;
 
 pub mod blocks;
+pub mod watch;
 use blocks::{Block, BlockSeries, BlockStats};
 
 /// Distinct error messages kept per shard before the rest are lumped together:

@@ -59,6 +59,9 @@ pub struct RunSummary {
     pub schedule: Option<ScheduleSummary>,
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// How the generator and its machine fared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine: Option<crate::metrics::watch::MachineWatch>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -105,6 +108,9 @@ impl RunSummary {
                 self.failures, self.requests
             ));
         }
+        if let Some(machine) = &self.machine {
+            machine.check().map_err(|e| format!("run.{e}"))?;
+        }
         Ok(())
     }
 
@@ -133,6 +139,7 @@ impl RunSummary {
                 max_lag_ms: s.max_lag.as_secs_f64() * 1000.0,
             }),
             warnings: run.warnings(),
+            machine: run.machine.clone(),
         }
     }
 }

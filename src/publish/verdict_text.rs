@@ -4,65 +4,143 @@ use std::fmt::Write;
 
 use crate::gate::{ms, percent_change, significant, Comparison, Outcome, Unit, Verdict};
 
-pub fn render(verdict: &Verdict) -> String {
+/// What a reviewer reads: what fails the gate, then what is uncertain,
+/// the rest in one line, and how noise was judged. With `verbose` every
+/// comparison first, as a table. The headline is not in it: the command
+/// prints it last ([`headline`]).
+pub fn render(verdict: &Verdict, verbose: bool) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{}", headline(verdict));
-    if !verdict.comparisons.is_empty() {
-        let width = verdict
-            .comparisons
-            .iter()
-            .map(|c| crate::text::one_line(&c.endpoint.to_string()).len())
-            .max()
-            .unwrap_or(8)
-            .clamp(8, 60);
-        let _ = writeln!(
-            out,
-            "{:<width$}  {:<10} {:>12} {:>12} {:>8} {:>17}  Verdict",
-            "Endpoint", "Metric", "Baseline", "Current", "Change", "Interval"
-        );
-        for c in &verdict.comparisons {
-            let _ = writeln!(
-                out,
-                "{:<width$}  {:<10} {:>12} {:>12} {:>8} {:>17}  {}",
-                crate::text::one_line(&c.endpoint.to_string()).into_owned(),
-                c.metric,
-                value(c, c.baseline),
-                value(c, c.current),
-                c.change.map(|x| change(c, x)).unwrap_or_default(),
-                interval(c),
-                c.outcome.as_str()
-            );
-        }
+    if verbose && !verdict.comparisons.is_empty() {
+        table(&mut out, verdict);
     }
-    let notable: Vec<&Comparison> = verdict
+    let failing: Vec<&Comparison> = verdict
         .comparisons
         .iter()
-        .filter(|c| c.outcome != Outcome::Unchanged)
+        .filter(|c| c.fails_gate)
         .collect();
-    if !notable.is_empty() {
-        let _ = writeln!(out, "\nWhy:");
-        for c in notable {
+    let uncertain: Vec<&Comparison> = verdict
+        .comparisons
+        .iter()
+        .filter(|c| !c.fails_gate && c.outcome == Outcome::Inconclusive)
+        .collect();
+    let other: Vec<&Comparison> = verdict
+        .comparisons
+        .iter()
+        .filter(|c| !c.fails_gate && c.outcome != Outcome::Inconclusive)
+        .collect();
+    section(&mut out, "Fails the gate", "✗ ", &failing);
+    section(&mut out, "Inconclusive", "? ", &uncertain);
+    if !other.is_empty() {
+        let mut kinds: Vec<(Outcome, usize)> = Vec::new();
+        for c in &other {
+            match kinds.iter_mut().find(|(o, _)| *o == c.outcome) {
+                Some((_, n)) => *n += 1,
+                None => kinds.push((c.outcome, 1)),
+            }
+        }
+        kinds.sort_by_key(|(o, _)| *o as u8);
+        let listed: Vec<String> = kinds
+            .iter()
+            .map(|(o, n)| format!("{n} {}", o.as_str()))
+            .collect();
+        let _ = writeln!(
+            out,
+            "\n{}{}",
+            listed.join(", "),
+            if verbose {
+                ""
+            } else {
+                " (-v lists every comparison)"
+            }
+        );
+    }
+    let breached: Vec<_> = verdict.thresholds.iter().filter(|t| !t.passed).collect();
+    if !breached.is_empty() {
+        let _ = writeln!(out, "\nThresholds breached:");
+        for t in &breached {
+            let _ = writeln!(out, "  ✗ {}", crate::text::one_line(&t.reason));
+        }
+    }
+    let holding = verdict.thresholds.len() - breached.len();
+    if holding > 0 {
+        if verbose {
+            let _ = writeln!(out, "\nThresholds that hold:");
+            for t in verdict.thresholds.iter().filter(|t| t.passed) {
+                let _ = writeln!(out, "    {}", crate::text::one_line(&t.reason));
+            }
+        } else {
             let _ = writeln!(
                 out,
-                "  {}{} {}",
-                if c.fails_gate { "✗ " } else { "  " },
-                crate::text::one_line(&c.endpoint.to_string()),
-                crate::text::one_line(&c.reason)
+                "\n{holding} of {} thresholds hold",
+                verdict.thresholds.len()
             );
         }
     }
-    if !verdict.thresholds.is_empty() {
-        let _ = writeln!(out, "\nThresholds:");
-        for t in &verdict.thresholds {
-            let _ = writeln!(
-                out,
-                "  {}{}",
-                if t.passed { "  " } else { "✗ " },
-                crate::text::one_line(&t.reason)
-            );
-        }
+    if !verdict.noise_model.is_empty() {
+        let _ = writeln!(out, "\nNoise: {}", verdict.noise_model);
+    }
+    if let Some(machine) = &verdict.machine {
+        let _ = writeln!(out, "Machine: {machine}");
     }
     out
+}
+
+fn section(out: &mut String, title: &str, mark: &str, comparisons: &[&Comparison]) {
+    if comparisons.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n{title} ({}):", comparisons.len());
+    for c in comparisons {
+        let _ = writeln!(
+            out,
+            "  {mark}{} {}",
+            crate::text::one_line(&c.endpoint.to_string()),
+            crate::text::one_line(&c.reason)
+        );
+    }
+}
+
+fn table(out: &mut String, verdict: &Verdict) {
+    let width = verdict
+        .comparisons
+        .iter()
+        .map(|c| crate::text::one_line(&c.endpoint.to_string()).len())
+        .max()
+        .unwrap_or(8)
+        .clamp(8, 60);
+    let _ = writeln!(
+        out,
+        "{:<width$}  {:<10} {:>12} {:>12} {:>8} {:>17}  Verdict",
+        "Endpoint", "Metric", "Baseline", "Current", "Change", "Interval"
+    );
+    for c in &verdict.comparisons {
+        let _ = writeln!(
+            out,
+            "{:<width$}  {:<10} {:>12} {:>12} {:>8} {:>17}  {}",
+            crate::text::one_line(&c.endpoint.to_string()).into_owned(),
+            c.metric,
+            value(c, c.baseline),
+            value(c, c.current),
+            c.change.map(|x| change(c, x)).unwrap_or_default(),
+            interval(c),
+            c.outcome.as_str()
+        );
+    }
+}
+
+/// The headline in red or green on a terminal; plain under `NO_COLOR`, in
+/// CI logs, or into a pipe.
+pub fn headline_for(verdict: &Verdict, terminal: bool) -> String {
+    let text = headline(verdict);
+    let plain = !terminal
+        || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+        || std::env::var_os("CI").is_some();
+    if plain {
+        text
+    } else {
+        let colour = if verdict.passed { "32" } else { "31" };
+        format!("\x1b[1;{colour}m{text}\x1b[0m")
+    }
 }
 
 /// `Verdict: FAILED: 2 regressed, …`.
@@ -144,8 +222,9 @@ mod tests {
     fn the_text_names_each_regression_with_its_interval_and_the_breach() {
         let verdict = crate::publish::sample_verdict();
         assert!(!verdict.passed);
-        let text = render(&verdict);
-        assert!(text.starts_with("Verdict: FAILED"), "{text}");
+        let text = render(&verdict, false);
+        assert!(headline(&verdict).starts_with("Verdict: FAILED"));
+        assert!(text.starts_with("\nFails the gate (2):"), "{text}");
         let regressed: Vec<&str> = text
             .lines()
             .filter(|l| l.contains("): regressed"))

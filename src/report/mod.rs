@@ -377,6 +377,7 @@ mod tests {
             source: "x".into(),
             rows,
             ladder: None,
+            machine: None,
         };
         let baseline = current.clone();
         let verdict = crate::gate::judge(

@@ -42,6 +42,9 @@ pub struct RunInfo {
     pub elapsed_secs: f64,
     pub peak_users: u64,
     pub interrupted: bool,
+    /// How the generator and its machine fared (absent before version 0.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine: Option<crate::metrics::watch::MachineWatch>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -85,6 +88,7 @@ impl ResultFile for HistogramsJson {
                 elapsed_secs: run.measured.as_secs_f64(),
                 peak_users: run.peak_users,
                 interrupted: run.interrupted,
+                machine: run.machine.clone(),
             },
             endpoints: run
                 .stats
@@ -149,11 +153,10 @@ fn record(method: &str, name: &str, stats: &EndpointStats) -> anyhow::Result<End
 pub fn run_stats(bytes: &[u8], source: &str) -> anyhow::Result<crate::gate::input::RunStats> {
     let (info, snapshot) =
         read(bytes).map_err(|e| crate::InvalidInput(format!("{source}: {e:#}")))?;
-    Ok(crate::gate::input::RunStats::from_snapshot(
-        &snapshot,
-        info.elapsed_secs,
-        source,
-    ))
+    Ok(crate::gate::input::RunStats {
+        machine: info.machine.clone(),
+        ..crate::gate::input::RunStats::from_snapshot(&snapshot, info.elapsed_secs, source)
+    })
 }
 
 /// Reads a histograms file back into exact statistics (errors are not in it).
@@ -240,6 +243,9 @@ fn check_run(run: &RunInfo) -> anyhow::Result<()> {
         "run.users is over the limit of {}",
         crate::bounds::MAX_USERS
     );
+    if let Some(machine) = &run.machine {
+        machine.check().map_err(|e| anyhow::anyhow!("run.{e}"))?;
+    }
     Ok(())
 }
 
@@ -403,6 +409,7 @@ mod tests {
             faults: Vec::new(),
             over_row_limit: Vec::new(),
             stats: recorder.snapshot(),
+            machine: None,
         }
     }
 

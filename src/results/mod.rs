@@ -95,7 +95,10 @@ pub fn update_baseline(path: &Path, run: &RunResult, force: bool) -> anyhow::Res
 
 /// The run's own statistics as the gate compares them: exact.
 pub fn run_stats(run: &RunResult, source: &str) -> RunStats {
-    RunStats::from_snapshot(&run.stats, run.measured.as_secs_f64(), source)
+    RunStats {
+        machine: run.machine.clone(),
+        ..RunStats::from_snapshot(&run.stats, run.measured.as_secs_f64(), source)
+    }
 }
 
 /// A file written from a finished run.

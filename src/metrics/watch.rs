@@ -1,0 +1,68 @@
+//! How the load generator and its machine fared during a run: a run on a
+//! busy machine measures the machine as much as the service, and the gate
+//! must know.
+
+use serde::{Deserialize, Serialize};
+
+/// What the engine's probes saw; every field is over the whole run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MachineWatch {
+    /// How late a timer of the generator's own runtime fired, in ms: the
+    /// delay the generator adds to every response it waits for.
+    pub timer_lag_p50_ms: f64,
+    pub timer_lag_p99_ms: f64,
+    pub timer_lag_max_ms: f64,
+    /// CPU the generator used, in cores (1.0 is one core, busy all the time).
+    pub generator_cores: f64,
+    pub cores: u32,
+    /// Share of the time some runnable task waited for a CPU (Linux PSI), or
+    /// an estimate from the load average where PSI is missing.
+    pub cpu_pressure: f64,
+    /// Whether `cpu_pressure` is PSI's (true) or the load average's.
+    pub pressure_measured: bool,
+    /// Share of CPU time the hypervisor gave to other guests.
+    pub steal: f64,
+    /// The highest one-minute load average seen.
+    pub load_average: f64,
+}
+
+impl MachineWatch {
+    /// Whether these numbers could have come from a run (they are read back
+    /// from baselines).
+    pub fn check(&self) -> Result<(), String> {
+        for (what, value, max) in [
+            ("timer_lag_p50_ms", self.timer_lag_p50_ms, 3.6e9),
+            ("timer_lag_p99_ms", self.timer_lag_p99_ms, 3.6e9),
+            ("timer_lag_max_ms", self.timer_lag_max_ms, 3.6e9),
+            ("generator_cores", self.generator_cores, 1e5),
+            ("cpu_pressure", self.cpu_pressure, 1.0),
+            ("steal", self.steal, 1.0),
+            ("load_average", self.load_average, 1e6),
+        ] {
+            if !(value.is_finite() && (0.0..=max).contains(&value)) {
+                return Err(format!(
+                    "machine.{what} is {value}: expected a number from 0 to {max}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// How much slower CPU work ran for want of a CPU: a task that waits
+    /// a share `p` of the time takes 1 / (1 - p) as long.
+    pub fn slowdown(&self) -> f64 {
+        let waiting = (self.cpu_pressure + self.steal).clamp(0.0, 0.9);
+        1.0 / (1.0 - waiting)
+    }
+
+    /// The share of time a runnable task waits, from a load average:
+    /// with `load` runnable tasks on `cores`, all but `cores` of them wait.
+    pub fn pressure_from_load(load: f64, cores: u32) -> f64 {
+        let cores = f64::from(cores.max(1));
+        if load <= cores {
+            0.0
+        } else {
+            1.0 - cores / load
+        }
+    }
+}
