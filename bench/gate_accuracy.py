@@ -9,8 +9,14 @@ results directories (exact histograms) with the default rules. It prints the
 false-alarm rate of A/A pairs and the detection rate of each slowdown, per
 run length.
 
+Conditions (--condition): `quiet`; `busy-current`, one CPU-bound process on
+the machine during the current runs only (the baseline is recorded quiet);
+`both-busy`, that process throughout. `--baseline-format csv` compares with
+the baseline's stats.csv instead of its directory.
+
 Usage: bench/gate_accuracy.py [--pairs 20] [--durations 3] [--changes 25]
-       [--latency-ms 4] [--jitter-ms 2]        (cargo build --release first)
+       [--latency-ms 4] [--jitter-ms 2] [--condition quiet]
+       [--baseline-format dir]                 (cargo build --release first)
 """
 
 import argparse
@@ -34,6 +40,21 @@ def run(port, seconds, out):
     )
 
 
+class Hog:
+    """One CPU-bound process beside the runs, while `on`."""
+
+    def __init__(self):
+        self.process = None
+
+    def on(self, wanted):
+        if wanted and self.process is None:
+            self.process = subprocess.Popen(["yes"], stdout=subprocess.DEVNULL)
+        elif not wanted and self.process is not None:
+            self.process.terminate()
+            self.process.wait()
+            self.process = None
+
+
 def regressed(current, baseline):
     """True when the gate fails the comparison."""
     report = os.path.join(current, "compare.html")
@@ -50,7 +71,12 @@ def main():
     parser.add_argument("--changes", default="25", help="latency increases in percent, comma-separated")
     parser.add_argument("--latency-ms", type=float, default=4.0)
     parser.add_argument("--jitter-ms", type=float, default=2.0)
+    parser.add_argument("--condition", choices=["quiet", "busy-current", "both-busy"], default="quiet")
+    parser.add_argument("--baseline-format", choices=["dir", "csv"], default="dir")
     args = parser.parse_args()
+    hog = Hog()
+    busy_baseline = args.condition == "both-busy"
+    busy_current = args.condition != "quiet"
     require_release_build()
     durations = [float(d) for d in args.durations.split(",")]
     changes = [float(c) for c in args.changes.split(",")]
@@ -63,7 +89,7 @@ def main():
         factor = 1 + change / 100
         servers[change] = serve(*faults(args.latency_ms * factor, args.jitter_ms * factor))
     print(f"demo API: {args.latency_ms} ms + up to {args.jitter_ms} ms jitter; slowed copies: +{', +'.join(f'{c:g}' for c in changes)}%")
-    print(f"{args.pairs} pairs per cell; each run compared with its own baseline run\n")
+    print(f"{args.pairs} pairs per cell; each run compared with its own baseline run ({args.baseline_format}); condition {args.condition}\n")
     print(f"{'run length':>10}  {'A/A false alarms':>17}  " + "  ".join(f"{'+' + format(c, 'g') + '% caught':>12}" for c in changes))
     try:
         with tempfile.TemporaryDirectory() as work:
@@ -73,16 +99,20 @@ def main():
                 for i in range(args.pairs):
                     base = os.path.join(work, f"{seconds}-{i}-base")
                     again = os.path.join(work, f"{seconds}-{i}-again")
+                    hog.on(busy_baseline)
                     run(servers[0.0][1], seconds, base)
+                    hog.on(busy_current)
                     run(servers[0.0][1], seconds, again)
-                    false_alarms += regressed(again, base)
+                    against = base if args.baseline_format == "dir" else os.path.join(base, "stats.csv")
+                    false_alarms += regressed(again, against)
                     for change in changes:
                         slow = os.path.join(work, f"{seconds}-{i}-slow-{change}")
                         run(servers[change][1], seconds, slow)
-                        caught[change] += regressed(slow, base)
+                        caught[change] += regressed(slow, against)
                 cells = "  ".join(f"{caught[c]:>6} of {args.pairs:<3}" for c in changes)
                 print(f"{seconds:>9g}s  {false_alarms:>9} of {args.pairs:<5}  {cells}", flush=True)
     finally:
+        hog.on(False)
         for server, _ in servers.values():
             server.terminate()
             server.wait()

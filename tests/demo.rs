@@ -45,10 +45,25 @@ fn a_healthy_demo_passes_against_its_own_baseline_and_a_slowed_one_fails() {
     let healthy = run(&healthy_api, "healthy", &[]);
     assert_eq!(healthy.status.code(), Some(0), "{}", stdout_of(&healthy));
     drop(healthy_api);
+    // The run in time blocks, and how its machine fared, for the gate.
+    let read = |file: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(dir.path().join("healthy").join(file)).unwrap())
+            .unwrap()
+    };
+    let blocks = read("histograms.json")["blocks"].as_array().unwrap().len();
+    assert!((16..=33).contains(&blocks), "{blocks} blocks in 8 s");
+    let machine = &read("summary.json")["run"]["machine"];
+    assert!(machine["cores"].as_u64().unwrap() >= 1, "{machine}");
+    assert!(machine["timer_lag_p99_ms"].as_f64().unwrap() >= 0.0);
+    assert!(stdout_of(&healthy).contains("Noise: requests in time blocks"));
 
     let slowed = run(&DemoApi::with_latency(5), "slowed", &[]);
     assert_eq!(slowed.status.code(), Some(1), "{}", stdout_of(&slowed));
-    assert!(stdout_of(&slowed).contains("regressed, above +10%"));
+    let text = stdout_of(&slowed);
+    assert!(text.contains("regressed, above +10%"), "{text}");
+    // What a reviewer reads last is the verdict.
+    let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap();
+    assert!(last.starts_with("Verdict: FAILED"), "{text}");
 }
 
 /// `swarmgate demo` swarms its embedded API and writes the results.

@@ -179,6 +179,18 @@ fn a_run_writes_a_valid_summary_and_updates_its_baseline_atomically() {
         saved,
         "a plain run never touches the baseline"
     );
+    // The baseline's stats.csv, with its histograms.json beside it, is read
+    // exactly: in time blocks, which no CSV has.
+    let output = compare(
+        dir.path().join("out").to_str().unwrap(),
+        baseline.join("stats.csv").to_str().unwrap(),
+        &[],
+    );
+    assert!(
+        stdout_of(&output).contains("Noise: requests in time blocks"),
+        "{}",
+        stdout_of(&output)
+    );
 }
 
 /// Every bad input: a clear message naming the file, exit 2, no panic, and

@@ -28,7 +28,8 @@ use crate::InvalidInput;
 
 /// A run's statistics as the gate compares them, from a stats CSV (ours or
 /// Locust's) or a results directory (its histograms.json when present, which
-/// is exact, else its stats.csv).
+/// is exact, else its stats.csv). A `stats.csv` with a histograms.json
+/// beside it is read from the histograms.
 pub fn load_stats(path: &Path) -> anyhow::Result<RunStats> {
     if path.is_dir() {
         let histograms_path = path.join(histograms::FILE_NAME);
@@ -40,6 +41,14 @@ pub fn load_stats(path: &Path) -> anyhow::Result<RunStats> {
             return histograms::run_stats(&bytes, &histograms_path.display().to_string());
         }
         return load_stats(&path.join("stats.csv"));
+    }
+    // swarmgate's own stats.csv with its histograms.json beside it: the
+    // exact numbers, not the CSV's whole-millisecond buckets.
+    if let Some(dir) = path.parent() {
+        let is_own_csv = path.file_name().is_some_and(|n| n == "stats.csv");
+        if is_own_csv && dir.join(histograms::FILE_NAME).is_file() {
+            return load_stats(dir);
+        }
     }
     let bytes = crate::bounds::read_file(path, crate::bounds::MAX_DATA_FILE)
         .map_err(|e| InvalidInput(format!("cannot read {}: {e}", path.display())))?;
