@@ -3,8 +3,10 @@
 use std::fmt::Write;
 
 use super::verdict_text::{change, counts, interval, value};
-use crate::gate::{Outcome, Verdict};
+use crate::gate::{Comparison, Outcome, Verdict};
 
+/// In a reviewer's order: what fails the gate, then what is inconclusive
+/// (folded), the rest in one line, and how noise was judged.
 pub fn render(verdict: &Verdict, report: Option<&str>) -> String {
     let mut out = String::new();
     let mark = if verdict.passed {
@@ -14,40 +16,52 @@ pub fn render(verdict: &Verdict, report: Option<&str>) -> String {
     };
     let _ = writeln!(out, "### swarmgate: {mark}\n");
     let _ = writeln!(out, "{}\n", cell(&counts(verdict)));
-    let notable: Vec<_> = verdict
+    let failing: Vec<&Comparison> = verdict
         .comparisons
         .iter()
-        .filter(|c| c.outcome != Outcome::Unchanged)
+        .filter(|c| c.fails_gate)
         .collect();
-    if !notable.is_empty() {
+    let uncertain: Vec<&Comparison> = verdict
+        .comparisons
+        .iter()
+        .filter(|c| !c.fails_gate && c.outcome == Outcome::Inconclusive)
+        .collect();
+    if !failing.is_empty() {
+        let _ = writeln!(out, "**Fails the gate ({})**\n", failing.len());
+        table(&mut out, &failing);
+    }
+    if !uncertain.is_empty() {
         let _ = writeln!(
             out,
-            "| | Endpoint | Metric | Baseline | Current | Change | Interval | Verdict |"
+            "<details><summary>{} inconclusive</summary>\n",
+            uncertain.len()
         );
-        let _ = writeln!(out, "|---|---|---|---:|---:|---:|---:|---|");
-        for c in &notable {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} | {} | {} | {} |",
-                if c.fails_gate { "❌" } else { "" },
-                cell(&c.endpoint.to_string()),
-                c.metric,
-                value(c, c.baseline),
-                value(c, c.current),
-                c.change.map(|x| change(c, x)).unwrap_or_default(),
-                interval(c),
-                c.outcome.as_str()
-            );
-        }
-        out.push('\n');
+        table(&mut out, &uncertain);
+        let _ = writeln!(out, "</details>\n");
     }
-    let unchanged = verdict.comparisons.len() - notable.len();
-    if unchanged > 0 {
-        let _ = writeln!(out, "{unchanged} comparisons unchanged.\n");
+    let rest = verdict.comparisons.len() - failing.len() - uncertain.len();
+    if rest > 0 {
+        let c = &verdict.counts;
+        let mut parts = vec![format!("{} unchanged", c.unchanged)];
+        for (n, what) in [
+            (c.improved, "improved"),
+            (c.new, "new"),
+            (c.missing, "missing"),
+        ] {
+            if n > 0 {
+                parts.push(format!("{n} {what}"));
+            }
+        }
+        let _ = writeln!(out, "Otherwise: {}.\n", parts.join(", "));
     }
     if !verdict.thresholds.is_empty() {
         let _ = writeln!(out, "| | Threshold |\n|---|---|");
-        for t in &verdict.thresholds {
+        let breached_first = verdict
+            .thresholds
+            .iter()
+            .filter(|t| !t.passed)
+            .chain(verdict.thresholds.iter().filter(|t| t.passed));
+        for t in breached_first {
             let _ = writeln!(
                 out,
                 "| {} | {} |",
@@ -57,6 +71,12 @@ pub fn render(verdict: &Verdict, report: Option<&str>) -> String {
         }
         out.push('\n');
     }
+    if !verdict.noise_model.is_empty() {
+        let _ = writeln!(out, "Noise: {}.\n", cell(&verdict.noise_model));
+    }
+    if let Some(machine) = &verdict.machine {
+        let _ = writeln!(out, "Machine: {}.\n", cell(machine));
+    }
     if let Some(report) = report {
         let _ = writeln!(
             out,
@@ -65,6 +85,29 @@ pub fn render(verdict: &Verdict, report: Option<&str>) -> String {
         );
     }
     out
+}
+
+fn table(out: &mut String, comparisons: &[&Comparison]) {
+    let _ = writeln!(
+        out,
+        "| | Endpoint | Metric | Baseline | Current | Change | Interval | Verdict |"
+    );
+    let _ = writeln!(out, "|---|---|---|---:|---:|---:|---:|---|");
+    for c in comparisons {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            if c.fails_gate { "❌" } else { "" },
+            cell(&c.endpoint.to_string()),
+            c.metric,
+            value(c, c.baseline),
+            value(c, c.current),
+            c.change.map(|x| change(c, x)).unwrap_or_default(),
+            interval(c),
+            c.outcome.as_str()
+        );
+    }
+    out.push('\n');
 }
 
 /// Endpoint names come from the system under test: keep them from breaking
