@@ -174,6 +174,36 @@ pub(crate) fn compare_row(
         out.push(comparison);
     }
 
+    if compares_average(b, c) {
+        let mut comparison = base(Metric::Average, Unit::Ms);
+        let (bv, cv) = (b.average_ms, c.average_ms);
+        comparison.baseline = Some(bv);
+        comparison.current = Some(cv);
+        let effects = (latency_effect(b, 0.5), latency_effect(c, 0.5));
+        comparison.design_effect = Some(effects);
+        let interval = stats::ratio_interval(
+            mean_interval(b, alpha / 2.0, effects.0),
+            mean_interval(c, alpha / 2.0, effects.1),
+        );
+        let few = b.timed < rules.min_samples || c.timed < rules.min_samples;
+        judge_relative(
+            &mut comparison,
+            Relative {
+                head: format!("avg {} → {}", ms(bv), ms(cv)),
+                effects,
+                explained: machine.map(|m| (m.latency_factor(0.5, bv), m.evidence.clone())),
+                values: (bv, cv),
+                interval,
+                allowed: tolerance.allowed,
+                worse: 1.0,
+                beyond_floor: (cv - bv).abs() > tolerance.floor_ms,
+            },
+            (too_few || few).then(few_reason),
+            gated,
+        );
+        out.push(comparison);
+    }
+
     let (tolerance, gated) = rules.for_row(&key.method, &key.name, MetricKind::FailRate);
     let mut comparison = base(Metric::FailRate, Unit::Fraction);
     let rate = |s: &RowStats| {
@@ -262,6 +292,50 @@ pub(crate) fn compare_row(
         comparison.reason = "throughput: inconclusive, a side has no requests per second".into();
     }
     out.push(comparison);
+}
+
+/// Locust's average is exact where its percentiles are rounded to buckets
+/// (±10% at 5 ms), so a side from a Locust CSV is also compared by it.
+pub(crate) fn compares_average(b: &RowStats, c: &RowStats) -> bool {
+    let ladder = |s: &RowStats| matches!(s.latency, super::input::Latency::Ladder { .. });
+    ladder(b) || ladder(c)
+}
+
+/// The interval of a row's mean latency, ms, at two-sided level
+/// `1 - alpha`: the normal interval of a mean of `timed / effect` samples,
+/// with the spread from the histogram or from Locust's percentile ladder.
+fn mean_interval(row: &RowStats, alpha: f64, effect: f64) -> (f64, f64) {
+    if row.timed == 0 {
+        return (0.0, f64::INFINITY);
+    }
+    let z = stats::normal_quantile(1.0 - alpha / 2.0);
+    let spread = z * latency_spread_ms(row) / (row.timed as f64 / effect.max(1.0)).sqrt();
+    ((row.average_ms - spread).max(0.0), row.average_ms + spread)
+}
+
+/// The standard deviation of a row's latency, ms.
+fn latency_spread_ms(row: &RowStats) -> f64 {
+    use super::input::Latency;
+    match &row.latency {
+        Latency::Exact(histogram) => histogram.stdev() / 1000.0,
+        Latency::Ladder {
+            points,
+            min_ms,
+            max_ms,
+        } => {
+            // The quantile function through the columns, sampled evenly.
+            let steps = 2000;
+            let values: Vec<f64> = (0..steps)
+                .map(|i| {
+                    let fraction = (i as f64 + 0.5) / steps as f64;
+                    super::quantiles::ladder_quantile(points, *min_ms, *max_ms, fraction)
+                })
+                .collect();
+            let mean = values.iter().sum::<f64>() / steps as f64;
+            let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / steps as f64;
+            variance.sqrt()
+        }
+    }
 }
 
 /// A metric judged by its relative change, with the interval of the ratio

@@ -67,6 +67,9 @@ impl Outcome {
 pub enum Metric {
     /// A latency percentile, e.g. 95 or 99.9.
     Percentile(f64),
+    /// The average latency: compared when a side is a Locust CSV, whose
+    /// average is exact where its percentiles are rounded.
+    Average,
     FailRate,
     Throughput,
     Row,
@@ -76,6 +79,7 @@ impl std::fmt::Display for Metric {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Metric::Percentile(percent) => write!(f, "p{}", format_percentile(*percent)),
+            Metric::Average => f.write_str("avg"),
             Metric::FailRate => f.write_str("fail_rate"),
             Metric::Throughput => f.write_str("throughput"),
             Metric::Row => f.write_str("row"),
@@ -89,6 +93,7 @@ impl std::str::FromStr for Metric {
     fn from_str(text: &str) -> Result<Self, String> {
         match text {
             "fail_rate" => Ok(Metric::FailRate),
+            "avg" => Ok(Metric::Average),
             "throughput" => Ok(Metric::Throughput),
             "row" => Ok(Metric::Row),
             _ => text
@@ -204,8 +209,11 @@ pub fn judge(current: &RunStats, baseline: Option<&RunStats>, rules: &Rules) -> 
             .keys()
             .filter(|k| baseline.rows.contains_key(*k))
             .collect();
-        let per_row = rules.percentiles.len() + 2;
-        let tested = (shared.len() * per_row).max(1);
+        let tested = shared
+            .iter()
+            .map(|k| comparisons_per_row(&baseline.rows[*k], &current.rows[*k], rules))
+            .sum::<usize>()
+            .max(1);
         let alpha = (1.0 - rules.confidence) / tested as f64;
         let baseline_total = baseline
             .rows
@@ -281,13 +289,13 @@ pub fn judge(current: &RunStats, baseline: Option<&RunStats>, rules: &Rules) -> 
     }
     counts.thresholds_breached = thresholds.iter().filter(|t| !t.passed).count();
     let passed = !comparisons.iter().any(|c| c.fails_gate) && counts.thresholds_breached == 0;
-    let shared_rows = baseline
+    let comparisons_tested = baseline
         .map(|b| {
             current
                 .rows
-                .keys()
-                .filter(|k| b.rows.contains_key(*k))
-                .count()
+                .iter()
+                .filter_map(|(k, c)| b.rows.get(k).map(|b| comparisons_per_row(b, c, rules)))
+                .sum()
         })
         .unwrap_or(0);
     Verdict {
@@ -295,7 +303,7 @@ pub fn judge(current: &RunStats, baseline: Option<&RunStats>, rules: &Rules) -> 
         baseline: baseline.map(|b| b.source.clone()),
         current: current.source.clone(),
         confidence: rules.confidence,
-        comparisons_tested: shared_rows * (rules.percentiles.len() + 2),
+        comparisons_tested,
         counts,
         noise_model: baseline
             .map(|b| noise_model(b, current))
@@ -314,6 +322,12 @@ pub fn judge(current: &RunStats, baseline: Option<&RunStats>, rules: &Rules) -> 
         comparisons,
         thresholds,
     }
+}
+
+/// The percentiles, the average where a side is a Locust CSV, the failure
+/// rate and throughput.
+fn comparisons_per_row(b: &input::RowStats, c: &input::RowStats, rules: &Rules) -> usize {
+    rules.percentiles.len() + 2 + usize::from(compare::compares_average(b, c))
 }
 
 /// The noise model in words: blocks on both sides, or independence.

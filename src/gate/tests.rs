@@ -349,3 +349,44 @@ fn a_busier_machine_explains_a_slowdown_but_not_a_collapse() {
         .reason
         .contains("even allowing for that"));
 }
+
+/// Locust's percentile columns round a 5 ms API to whole milliseconds, so a
+/// +25% change can hide in them; its exact average cannot.
+#[test]
+fn a_locust_row_slower_only_in_its_exact_average_regresses() {
+    let ladder_row = |average_ms: f64| RowStats {
+        requests: 5000,
+        failures: 0,
+        timed: 5000,
+        requests_per_second: 5000.0 / 30.0,
+        average_ms,
+        latency: Latency::Ladder {
+            points: vec![(0.5, 6.0), (0.95, 9.0), (0.99, 11.0)],
+            min_ms: 3.0,
+            max_ms: 14.0,
+        },
+        blocks: Vec::new(),
+    };
+    let baseline = run(vec![("/a", ladder_row(5.6))]);
+    let current = run(vec![("/a", ladder_row(7.0))]);
+    let verdict = judge(&current, Some(&baseline), &Rules::default());
+    let average = verdict
+        .comparisons
+        .iter()
+        .find(|c| c.metric == Metric::Average)
+        .unwrap();
+    assert_eq!(average.outcome, Outcome::Regressed, "{}", average.reason);
+    assert!(
+        average.reason.starts_with("avg 5.60 ms → 7.00 ms (+25%"),
+        "{}",
+        average.reason
+    );
+    assert!(!verdict.passed);
+    // The same average on both sides: unchanged.
+    let same = judge(&baseline, Some(&baseline), &Rules::default());
+    assert!(same.passed);
+    assert_eq!(
+        verdict.comparisons_tested, 6,
+        "3 percentiles, avg, failures, throughput"
+    );
+}

@@ -224,12 +224,13 @@ mod tests {
         assert!(!verdict.passed);
         let text = render(&verdict, false);
         assert!(headline(&verdict).starts_with("Verdict: FAILED"));
-        assert!(text.starts_with("\nFails the gate (2):"), "{text}");
+        assert!(text.starts_with("\nFails the gate (6):"), "{text}");
         let regressed: Vec<&str> = text
             .lines()
             .filter(|l| l.contains("): regressed"))
             .collect();
-        assert_eq!(regressed.len(), 2, "{text}");
+        assert_eq!(regressed.len(), 6, "{text}");
+        assert!(text.contains("Aggregated avg 11.8 ms → 14.0 ms"), "{text}");
         for line in regressed {
             assert!(line.contains("→") && line.contains("CI "), "{line}");
         }
