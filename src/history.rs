@@ -111,6 +111,7 @@ pub fn rows_of(current: &RunStats, verdict: &Verdict, label: &RunLabel) -> Vec<H
             let worst = [
                 Outcome::Regressed,
                 Outcome::Inconclusive,
+                Outcome::Unjudged,
                 Outcome::Improved,
                 Outcome::Unchanged,
                 Outcome::New,

@@ -95,7 +95,10 @@ pub(crate) fn conclude(
     judge: impl FnOnce() -> Judged,
 ) {
     match too_few {
-        Some(reason) => comparison.reason = format!("{head}: {reason}"),
+        Some(reason) => {
+            comparison.outcome = Outcome::Unjudged;
+            comparison.reason = format!("{head}: {reason}");
+        }
         None => {
             let judged = judge();
             comparison.outcome = judged.outcome;
@@ -116,7 +119,7 @@ pub(crate) fn compare_row(
     let too_few = b.requests < rules.min_samples || c.requests < rules.min_samples;
     let few_reason = || {
         format!(
-            "inconclusive, too few samples ({} and {} requests; at least {} needed)",
+            "cannot be judged, too few samples ({} and {} requests; at least {} needed)",
             b.requests, c.requests, rules.min_samples
         )
     };
@@ -128,7 +131,7 @@ pub(crate) fn compare_row(
         current: None,
         change: None,
         interval: None,
-        outcome: Outcome::Inconclusive,
+        outcome: Outcome::Unjudged,
         fails_gate: false,
         reason: String::new(),
         design_effect: None,
@@ -289,7 +292,8 @@ pub(crate) fn compare_row(
             gated,
         );
     } else {
-        comparison.reason = "throughput: inconclusive, a side has no requests per second".into();
+        comparison.reason =
+            "throughput: cannot be judged, a side has no requests per second".into();
     }
     out.push(comparison);
 }
@@ -384,6 +388,18 @@ pub(crate) fn judge_relative(
         percent_change(interval.1),
         dependence_note(effects)
     );
+    // A regression shows as a lower bound above the tolerance (a rise) or
+    // an upper bound below it (a fall); unbounded there, none ever could.
+    let blind = if worse > 0.0 {
+        interval.0 <= -1.0 + 1e-9
+    } else {
+        !interval.1.is_finite()
+    };
+    let too_few = too_few.or_else(|| {
+        blind.then(|| {
+            "cannot be judged, too few requests to bound this on the side a regression would show; a longer run would".to_owned()
+        })
+    });
     conclude(comparison, head, too_few, gated, || {
         let tolerance = percent_text(allowed);
         let judged = decide(change, interval, allowed, worse, beyond_floor, &tolerance);

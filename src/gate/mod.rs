@@ -44,6 +44,10 @@ pub enum Outcome {
     Improved,
     Unchanged,
     Inconclusive,
+    /// This pair of runs could not have shown a regression whatever
+    /// happened: too few requests, or an interval unbounded on the side a
+    /// regression would show.
+    Unjudged,
     New,
     Missing,
 }
@@ -55,6 +59,7 @@ impl Outcome {
             Outcome::Improved => "improved",
             Outcome::Unchanged => "unchanged",
             Outcome::Inconclusive => "inconclusive",
+            Outcome::Unjudged => "unjudged",
             Outcome::New => "new",
             Outcome::Missing => "missing",
         }
@@ -173,6 +178,8 @@ pub struct Counts {
     pub improved: usize,
     pub unchanged: usize,
     pub inconclusive: usize,
+    #[serde(default)]
+    pub unjudged: usize,
     pub new: usize,
     pub missing: usize,
     pub thresholds_breached: usize,
@@ -283,6 +290,7 @@ pub fn judge(current: &RunStats, baseline: Option<&RunStats>, rules: &Rules) -> 
             Outcome::Improved => &mut counts.improved,
             Outcome::Unchanged => &mut counts.unchanged,
             Outcome::Inconclusive => &mut counts.inconclusive,
+            Outcome::Unjudged => &mut counts.unjudged,
             Outcome::New => &mut counts.new,
             Outcome::Missing => &mut counts.missing,
         } += 1;

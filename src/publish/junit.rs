@@ -32,7 +32,10 @@ pub fn render(verdict: &Verdict) -> String {
                 escape(&c.reason),
                 escape(&c.reason)
             );
-        } else if matches!(c.outcome, Outcome::Inconclusive | Outcome::Missing) {
+        } else if matches!(
+            c.outcome,
+            Outcome::Inconclusive | Outcome::Unjudged | Outcome::Missing
+        ) {
             suite.skipped += 1;
             let _ = write!(case, r#"<skipped message="{}"/>"#, escape(&c.reason));
         } else {

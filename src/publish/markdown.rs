@@ -45,6 +45,7 @@ pub fn render(verdict: &Verdict, report: Option<&str>) -> String {
         let mut parts = vec![format!("{} unchanged", c.unchanged)];
         for (n, what) in [
             (c.improved, "improved"),
+            (c.unjudged, "cannot be judged (too few requests)"),
             (c.new, "new"),
             (c.missing, "missing"),
         ] {
@@ -141,6 +142,10 @@ mod tests {
         // Both rounded p50s and the exact averages of the Locust CSVs.
         assert_eq!(markdown.matches("| regressed |").count(), 6, "{markdown}");
         assert!(markdown.matches("| avg |").count() >= 4, "{markdown}");
-        assert!(markdown.contains("<details><summary>12 inconclusive</summary>"));
+        assert!(markdown.contains("inconclusive</summary>"), "{markdown}");
+        assert!(
+            markdown.contains("cannot be judged (too few requests)"),
+            "{markdown}"
+        );
     }
 }

@@ -23,13 +23,29 @@ pub fn render(verdict: &Verdict, verbose: bool) -> String {
         .iter()
         .filter(|c| !c.fails_gate && c.outcome == Outcome::Inconclusive)
         .collect();
+    let unjudged: Vec<&Comparison> = verdict
+        .comparisons
+        .iter()
+        .filter(|c| !c.fails_gate && c.outcome == Outcome::Unjudged)
+        .collect();
     let other: Vec<&Comparison> = verdict
         .comparisons
         .iter()
-        .filter(|c| !c.fails_gate && c.outcome != Outcome::Inconclusive)
+        .filter(|c| {
+            !c.fails_gate && !matches!(c.outcome, Outcome::Inconclusive | Outcome::Unjudged)
+        })
         .collect();
     section(&mut out, "Fails the gate", "✗ ", &failing);
     section(&mut out, "Inconclusive", "? ", &uncertain);
+    if verbose {
+        section(&mut out, "Cannot be judged", "- ", &unjudged);
+    } else if !unjudged.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{} comparisons cannot be judged by this pair of runs: too few requests (-v lists them)",
+            unjudged.len()
+        );
+    }
     if !other.is_empty() {
         let mut kinds: Vec<(Outcome, usize)> = Vec::new();
         for c in &other {
@@ -161,6 +177,9 @@ pub fn counts(verdict: &Verdict) -> String {
         format!("{} unchanged", c.unchanged),
         format!("{} inconclusive", c.inconclusive),
     ];
+    if c.unjudged > 0 {
+        parts.push(format!("{} cannot be judged", c.unjudged));
+    }
     if c.new > 0 {
         parts.push(format!("{} new", c.new));
     }

@@ -248,7 +248,8 @@ fn urgency(c: &crate::gate::Comparison) -> u8 {
         (_, Inconclusive) => 2,
         (_, Improved) => 3,
         (_, New) => 4,
-        (_, Unchanged) => 5,
+        (_, Unjudged) => 5,
+        (_, Unchanged) => 6,
     }
 }
 
