@@ -2,8 +2,8 @@
 
 use std::fmt::Write;
 
-use super::verdict_text::{change, counts, interval, value};
-use crate::gate::{Comparison, Outcome, Verdict};
+use super::verdict_text::{change, counts, interval, value, Sections};
+use crate::gate::{Comparison, Verdict};
 
 /// In a reviewer's order: what fails the gate, then what is inconclusive
 /// (folded), the rest in one line, and how noise was judged.
@@ -16,16 +16,9 @@ pub fn render(verdict: &Verdict, report: Option<&str>) -> String {
     };
     let _ = writeln!(out, "### swarmgate: {mark}\n");
     let _ = writeln!(out, "{}\n", cell(&counts(verdict)));
-    let failing: Vec<&Comparison> = verdict
-        .comparisons
-        .iter()
-        .filter(|c| c.fails_gate)
-        .collect();
-    let uncertain: Vec<&Comparison> = verdict
-        .comparisons
-        .iter()
-        .filter(|c| !c.fails_gate && c.outcome == Outcome::Inconclusive)
-        .collect();
+    let Sections {
+        failing, uncertain, ..
+    } = Sections::of(verdict);
     if !failing.is_empty() {
         let _ = writeln!(out, "**Fails the gate ({})**\n", failing.len());
         table(&mut out, &failing);

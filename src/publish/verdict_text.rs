@@ -13,28 +13,12 @@ pub fn render(verdict: &Verdict, verbose: bool) -> String {
     if verbose && !verdict.comparisons.is_empty() {
         table(&mut out, verdict);
     }
-    let failing: Vec<&Comparison> = verdict
-        .comparisons
-        .iter()
-        .filter(|c| c.fails_gate)
-        .collect();
-    let uncertain: Vec<&Comparison> = verdict
-        .comparisons
-        .iter()
-        .filter(|c| !c.fails_gate && c.outcome == Outcome::Inconclusive)
-        .collect();
-    let unjudged: Vec<&Comparison> = verdict
-        .comparisons
-        .iter()
-        .filter(|c| !c.fails_gate && c.outcome == Outcome::Unjudged)
-        .collect();
-    let other: Vec<&Comparison> = verdict
-        .comparisons
-        .iter()
-        .filter(|c| {
-            !c.fails_gate && !matches!(c.outcome, Outcome::Inconclusive | Outcome::Unjudged)
-        })
-        .collect();
+    let Sections {
+        failing,
+        uncertain,
+        unjudged,
+        other,
+    } = Sections::of(verdict);
     section(&mut out, "Fails the gate", "✗ ", &failing);
     section(&mut out, "Inconclusive", "? ", &uncertain);
     if verbose {
@@ -141,6 +125,34 @@ fn table(out: &mut String, verdict: &Verdict) {
             interval(c),
             c.outcome.as_str()
         );
+    }
+}
+
+/// A verdict's comparisons in a reviewer's order.
+pub struct Sections<'a> {
+    pub failing: Vec<&'a Comparison>,
+    pub uncertain: Vec<&'a Comparison>,
+    pub unjudged: Vec<&'a Comparison>,
+    pub other: Vec<&'a Comparison>,
+}
+
+impl<'a> Sections<'a> {
+    pub fn of(verdict: &'a Verdict) -> Self {
+        let mut sections = Sections {
+            failing: Vec::new(),
+            uncertain: Vec::new(),
+            unjudged: Vec::new(),
+            other: Vec::new(),
+        };
+        for c in &verdict.comparisons {
+            match (c.fails_gate, c.outcome) {
+                (true, _) => sections.failing.push(c),
+                (_, Outcome::Inconclusive) => sections.uncertain.push(c),
+                (_, Outcome::Unjudged) => sections.unjudged.push(c),
+                _ => sections.other.push(c),
+            }
+        }
+        sections
     }
 }
 
