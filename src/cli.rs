@@ -287,6 +287,14 @@ pub struct FaultArgs {
     /// When the stall starts, after the server's start, e.g. 5s.
     #[arg(long, value_parser = parse_duration, requires = "inject_stall")]
     pub inject_stall_after: Option<Duration>,
+    /// CPU time every request burns on the server, e.g. 1ms: a service that
+    /// competes with the generator for this machine's CPUs.
+    #[arg(long, value_parser = parse_duration, default_value = "0ms")]
+    pub inject_cpu: Duration,
+    /// Serve at most this many requests at once and queue the rest, as a
+    /// server with a fixed pool of workers does.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub workers: Option<u16>,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {

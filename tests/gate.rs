@@ -349,3 +349,54 @@ fn failures_over_the_limit_fail_a_run_without_a_baseline_unless_expected() {
         String::from_utf8_lossy(&expected.stdout)
     );
 }
+
+/// A service on the generator's own machine that burns CPU per request
+/// makes the machine busy, but only under the load: the gate takes its
+/// evidence of a busy machine from before the first request, so this
+/// slowdown is a regression, never excused as the machine's.
+#[test]
+fn a_service_that_eats_the_machine_is_not_excused_by_it() {
+    let quiet = DemoApi::with_latency(2);
+    let hungry = DemoApi::with_faults(swarmgate::demo::Faults {
+        latency: std::time::Duration::from_millis(2),
+        cpu: std::time::Duration::from_millis(4),
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(
+        dir.path(),
+        "s.toml",
+        "host = \"http://127.0.0.1:1\"\n[load]\nusers = 4\nduration = \"2s\"\n[[user]]\nwait = \"constant(0.005)\"\n  [[user.task]]\n    [[user.task.step]]\n    get = \"/health\"\n",
+    );
+    let baseline = dir.path().join("baseline");
+    let run = |api: &DemoApi, extra: &[&str]| {
+        let output = swarmgate()
+            .arg("run")
+            .arg(&scenario)
+            .args(["-q", "--host", &api.url, "--out"])
+            .arg(dir.path().join("out"))
+            .arg("--baseline")
+            .arg(&baseline)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_no_panic(&output);
+        output
+    };
+    let first = run(&quiet, &["--update-baseline"]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr_of(&first));
+    let slowed = run(&hungry, &[]);
+    assert_eq!(slowed.status.code(), Some(1), "{}", stdout_of(&slowed));
+    let summary = assert_valid_summary(&dir.path().join("out/summary.json"));
+    assert!(
+        summary["run"]["machine"]["background"]["cpu_share"].is_number(),
+        "{summary}"
+    );
+    let median = summary["verdict"]["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "/health" && c["metric"] == "p50")
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert_eq!(median["outcome"], "regressed", "{median}");
+}

@@ -86,5 +86,7 @@ fn faults(args: &FaultArgs) -> Faults {
         jitter: args.inject_jitter,
         error_rate: args.inject_error_rate,
         stall: args.inject_stall_after.zip(args.inject_stall),
+        cpu: args.inject_cpu,
+        workers: args.workers.map(usize::from),
     }
 }

@@ -47,6 +47,12 @@ pub struct Faults {
     /// A stall: from this long after the start, for this long, every
     /// request waits until the stall is over.
     pub stall: Option<(Duration, Duration)>,
+    /// CPU time every request burns on the server's thread: a service on
+    /// the generator's own machine that competes with it for the CPUs.
+    pub cpu: Duration,
+    /// How many requests are served at once; the rest queue, as behind
+    /// gunicorn's sync workers. `None` is unlimited.
+    pub workers: Option<usize>,
 }
 
 /// A running demo API; dropping it does not stop it, [`DemoServer::stop`] does.
@@ -131,6 +137,7 @@ async fn accept_loop(listener: TcpListener, api: Arc<MarketApi>, shutdown: Cance
 
 struct MarketApi {
     faults: Faults,
+    workers: Option<tokio::sync::Semaphore>,
     held: std::sync::Mutex<hdrhistogram::Histogram<u64>>,
     started: std::time::Instant,
     signer: Signer,
@@ -158,6 +165,7 @@ impl MarketApi {
             .collect();
         Self {
             faults,
+            workers: faults.workers.map(tokio::sync::Semaphore::new),
             held: std::sync::Mutex::new(crate::metrics::new_histogram()),
             started: std::time::Instant::now(),
             signer: Signer::new(rand::random()),
@@ -176,7 +184,12 @@ impl MarketApi {
     }
 
     async fn handle(&self, req: Request<Incoming>) -> Reply {
+        let _worker = match &self.workers {
+            Some(workers) => Some(workers.acquire().await.expect("never closed")),
+            None => None,
+        };
         self.inject_delay().await;
+        burn_cpu(self.faults.cpu);
         if self.faults.error_rate > 0.0
             && rand::thread_rng().gen_bool(self.faults.error_rate.min(1.0))
         {
@@ -320,6 +333,21 @@ impl MarketApi {
                     .verify(token, TokenType::Access, unix_now())
                     .is_some()
             })
+    }
+}
+
+/// Work the CPU, not a timer: a sleeping server leaves the CPU to the
+/// generator, a busy one takes it.
+fn burn_cpu(length: Duration) {
+    if length.is_zero() {
+        return;
+    }
+    let until = std::time::Instant::now() + length;
+    let mut state = 1u64;
+    while std::time::Instant::now() < until {
+        for _ in 0..64 {
+            state = std::hint::black_box(state.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
     }
 }
 

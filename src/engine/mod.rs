@@ -190,6 +190,7 @@ pub async fn run(
         abort: CancellationToken::new(),
     };
     let active = Arc::new(AtomicU64::new(0));
+    let background = watch::background(&interrupt).await;
     let watcher = watch::Watcher::start();
     let started_at = SystemTime::now();
     let start = Instant::now();
@@ -266,7 +267,7 @@ pub async fn run(
     };
     let elapsed = start.elapsed();
     let measured = measured_from.map_or(Duration::ZERO, |from| from.elapsed());
-    let machine = watcher.finish().await;
+    let machine = watcher.finish(background).await;
     // The shutdown gets a block of its own: its falling rate is not noise.
     shared
         .recorder

@@ -8,9 +8,12 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::watch::MachineWatch;
+use crate::metrics::watch::{Background, MachineWatch};
 
 const PROBE_EVERY: Duration = Duration::from_millis(2);
+/// How long every core is kept busy before the first request to see what
+/// share of a CPU a busy thread gets.
+const BACKGROUND: Duration = Duration::from_millis(300);
 
 /// The machine's counters at one moment.
 #[derive(Debug, Clone, Copy, Default)]
@@ -80,6 +83,60 @@ fn load_average() -> Option<f64> {
         .ok()
 }
 
+/// The machine before the run sends anything: one busy thread per core
+/// for [`BACKGROUND`], and the share of a CPU each got. Whatever takes CPUs
+/// from them is other work on the machine (other jobs, other guests), not
+/// the load or the service answering it, so this is the evidence the gate
+/// may excuse a slowdown by. What the run itself measures could be the
+/// service's own hunger for CPU.
+pub async fn background(interrupt: &CancellationToken) -> Background {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let stop = interrupt.clone();
+    let shares = tokio::task::spawn_blocking(move || {
+        std::thread::scope(|scope| {
+            let spinners: Vec<_> = (0..cores)
+                .map(|_| scope.spawn(|| spin_share(BACKGROUND, &stop)))
+                .collect();
+            spinners
+                .into_iter()
+                .filter_map(|spinner| spinner.join().ok().flatten())
+                .collect::<Vec<f64>>()
+        })
+    })
+    .await
+    .unwrap_or_default();
+    let cpu_share = if shares.is_empty() {
+        1.0
+    } else {
+        shares.iter().sum::<f64>() / shares.len() as f64
+    };
+    Background {
+        cpu_share: cpu_share.clamp(0.0, 1.0),
+    }
+}
+
+/// The share of wall time a thread busy for `length` ran on a CPU; `None`
+/// when cut short before it could say.
+fn spin_share(length: Duration, stop: &CancellationToken) -> Option<f64> {
+    let thread_cpu = || {
+        let spec = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+        Duration::new(
+            spec.tv_sec.max(0) as u64,
+            spec.tv_nsec.clamp(0, 999_999_999) as u32,
+        )
+    };
+    let (started, cpu_at_start) = (Instant::now(), thread_cpu());
+    let mut state = 1u64;
+    while started.elapsed() < length && !stop.is_cancelled() {
+        for _ in 0..256 {
+            state = std::hint::black_box(state.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+    }
+    let wall = started.elapsed();
+    (wall >= length / 2)
+        .then(|| thread_cpu().saturating_sub(cpu_at_start).as_secs_f64() / wall.as_secs_f64())
+}
+
 pub struct Watcher {
     start: Counters,
     stop: CancellationToken,
@@ -97,7 +154,7 @@ impl Watcher {
         }
     }
 
-    pub async fn finish(self) -> MachineWatch {
+    pub async fn finish(self, background: Background) -> MachineWatch {
         let end = counters();
         self.stop.cancel();
         let (lags, load) = self
@@ -105,7 +162,10 @@ impl Watcher {
             .await
             .unwrap_or_else(|_| (crate::metrics::new_histogram(), 0.0));
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
-        summarize(&self.start, &end, &lags, load, cores)
+        MachineWatch {
+            background: Some(background),
+            ..summarize(&self.start, &end, &lags, load, cores)
+        }
     }
 }
 
@@ -180,6 +240,7 @@ fn summarize(
         pressure_measured,
         steal,
         load_average: load,
+        background: None,
     }
 }
 
@@ -237,8 +298,21 @@ mod tests {
         // Holding the only thread: the probe's timer cannot fire on time.
         std::thread::sleep(Duration::from_millis(30));
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let watch = watcher.finish().await;
+        let watch = watcher.finish(Background { cpu_share: 1.0 }).await;
         assert!(watch.timer_lag_max_ms >= 20.0, "{watch:?}");
         assert!(watch.generator_cores >= 0.0 && watch.cores >= 1);
+    }
+
+    #[tokio::test]
+    async fn the_background_is_watched_before_the_run_and_cut_by_an_interrupt() {
+        let started = Instant::now();
+        let seen = background(&CancellationToken::new()).await;
+        assert!(started.elapsed() >= BACKGROUND);
+        assert!(seen.cpu_share > 0.0 && seen.cpu_share <= 1.0);
+        let interrupt = CancellationToken::new();
+        interrupt.cancel();
+        let started = Instant::now();
+        background(&interrupt).await;
+        assert!(started.elapsed() < BACKGROUND);
     }
 }

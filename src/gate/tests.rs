@@ -302,6 +302,9 @@ fn on_machine(mut stats: RunStats, pressure: f64) -> RunStats {
         cpu_pressure: pressure,
         pressure_measured: true,
         cores: 2,
+        background: Some(crate::metrics::watch::Background {
+            cpu_share: 1.0 - pressure,
+        }),
         ..Default::default()
     });
     stats
@@ -336,7 +339,7 @@ fn a_busier_machine_explains_a_slowdown_but_not_a_collapse() {
     assert_eq!(p50.outcome, Outcome::Inconclusive);
     assert!(
         p50.reason
-            .contains("the machines differed (CPU pressure 50% vs 2%)")
+            .contains("the machines differed (before the load a busy thread got 50% of a CPU vs 98%; during the run CPU pressure 50% vs 2%)")
             && p50.reason.contains("--against"),
         "{}",
         p50.reason

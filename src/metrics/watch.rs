@@ -24,6 +24,24 @@ pub struct MachineWatch {
     pub steal: f64,
     /// The highest one-minute load average seen.
     pub load_average: f64,
+    /// The machine just before the first request; `None` in files from
+    /// before it was watched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background: Option<Background>,
+}
+
+/// The machine before the run's load: what other work was doing to it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Background {
+    /// The share of a CPU a busy thread on each core got (1.0: all of it).
+    pub cpu_share: f64,
+}
+
+impl Background {
+    /// How much slower CPU work ran for the machine's other work.
+    pub fn slowdown(&self) -> f64 {
+        1.0 / self.cpu_share.clamp(0.1, 1.0)
+    }
 }
 
 impl MachineWatch {
@@ -38,7 +56,13 @@ impl MachineWatch {
             ("cpu_pressure", self.cpu_pressure, 1.0),
             ("steal", self.steal, 1.0),
             ("load_average", self.load_average, 1e6),
-        ] {
+        ]
+        .into_iter()
+        .chain(
+            self.background
+                .iter()
+                .flat_map(|b| [("background.cpu_share", b.cpu_share, 1.0)]),
+        ) {
             if !(value.is_finite() && (0.0..=max).contains(&value)) {
                 return Err(format!(
                     "machine.{what} is {value}: expected a number from 0 to {max}"
@@ -46,13 +70,6 @@ impl MachineWatch {
             }
         }
         Ok(())
-    }
-
-    /// How much slower CPU work ran for want of a CPU: a task that waits
-    /// a share `p` of the time takes 1 / (1 - p) as long.
-    pub fn slowdown(&self) -> f64 {
-        let waiting = (self.cpu_pressure + self.steal).clamp(0.0, 0.9);
-        1.0 / (1.0 - waiting)
     }
 
     /// The share of time a runnable task waits, from a load average:
