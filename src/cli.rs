@@ -83,6 +83,16 @@ pub struct RunArgs {
     /// A label for this run in the history, e.g. nightly or pr-123.
     #[arg(long, default_value = "")]
     pub label: String,
+    /// Interleave with this deployment as the baseline, e.g. the base
+    /// branch's build on another port: rounds of each take turns (A B B A …)
+    /// on this machine, so its noise falls on both. Each side gets
+    /// --duration in all; the job takes twice as long.
+    #[arg(long, value_name = "BASELINE_URL", conflicts_with = "baseline")]
+    pub against: Option<String>,
+    /// With --against: how many rounds each side gets, from 3 to 50.
+    #[arg(long, requires = "against", default_value_t = 6,
+          value_parser = clap::value_parser!(u16).range(3..=50))]
+    pub rounds: u16,
 }
 
 /// Outputs for CI systems; inside GitHub Actions the summary, annotations

@@ -18,10 +18,15 @@ pub fn judge_and_print(
     verbose: bool,
 ) -> Verdict {
     let verdict = judge(current, baseline, rules);
-    if worth_printing(&verdict, baseline.is_some(), rules) {
-        out!("{}", verdict_text::render(&verdict, verbose));
-    }
+    print_verdict(&verdict, baseline.is_some(), rules, verbose);
     verdict
+}
+
+/// What the verdict rests on, when there is anything to say.
+pub fn print_verdict(verdict: &Verdict, judged: bool, rules: &Rules, verbose: bool) {
+    if worth_printing(verdict, judged, rules) {
+        out!("{}", verdict_text::render(verdict, verbose));
+    }
 }
 
 fn worth_printing(verdict: &Verdict, judged: bool, rules: &Rules) -> bool {

@@ -1,5 +1,6 @@
 //! One function per subcommand: turn parsed flags into a pipeline run.
 
+mod against;
 mod compare;
 #[cfg(feature = "demo")]
 mod demo;

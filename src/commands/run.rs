@@ -23,17 +23,18 @@ use crate::scenario::{Overrides, Scenario};
 use crate::InvalidInput;
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let crate::config::Config {
-        mut scenario,
-        rules,
-    } = crate::config::load(&args.scenario)?;
-    scenario.apply(&Overrides {
-        host: args.host,
+    let overrides = |host: Option<String>| Overrides {
+        host,
         users: args.overrides.users,
         spawn_rate: args.overrides.spawn_rate,
         duration: args.overrides.duration,
         reset_stats: args.overrides.reset_stats,
-    })?;
+    };
+    let crate::config::Config {
+        mut scenario,
+        rules,
+    } = crate::config::load(&args.scenario)?;
+    scenario.apply(&overrides(args.host.clone()))?;
     let rules = args.gate.apply(rules);
     // A bad baseline fails now, not after the whole run.
     let baseline = match &args.baseline.baseline {
@@ -65,12 +66,26 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         history: args.history.clone().map(|path| (path, args.label.clone())),
         ci: args.ci,
     };
+    if let Some(against) = &args.against {
+        // The baseline's side: the same scenario, another host.
+        let mut baseline = crate::config::load(&args.scenario)?.scenario;
+        baseline
+            .apply(&overrides(Some(against.clone())))
+            .map_err(|e| InvalidInput(format!("--against: {}", e.message)))?;
+        let plan = super::against::Interleaved::new(scenario, baseline, args.rounds)?;
+        return super::runtime()?.block_on(super::against::interleave(
+            plan,
+            &args.output,
+            args.allow_remote,
+            gate,
+        ));
+    }
     super::runtime()?.block_on(swarm(scenario, &args.output, args.allow_remote, gate))
 }
 
 /// Ctrl-C, and what CI runners send on cancel (SIGTERM) or a closed
 /// terminal (SIGHUP), all end the run the same way: results written, exit 3.
-fn stop_on_signals() -> anyhow::Result<CancellationToken> {
+pub(super) fn stop_on_signals() -> anyhow::Result<CancellationToken> {
     use tokio::signal::unix::{signal, SignalKind};
     let interrupt = CancellationToken::new();
     for kind in [
@@ -91,7 +106,7 @@ fn stop_on_signals() -> anyhow::Result<CancellationToken> {
 
 /// Every file the run will write is proven writable before the first
 /// request, so a bad path fails in a second, naming its flag, not after the run.
-fn check_outputs(output: &OutputArgs, gate: &Gate) -> Result<(), InvalidInput> {
+pub(super) fn check_outputs(output: &OutputArgs, gate: &Gate) -> Result<(), InvalidInput> {
     let files = [
         ("--report", output.report.as_deref()),
         ("--summary-md", gate.ci.summary_md.as_deref()),
@@ -139,7 +154,6 @@ pub async fn swarm(
     target::ensure_reachable(&scenario.host, &addresses).await?;
     let (run, timeline) =
         swarm_users(scenario, addresses, output.quiet, &results, interrupt).await?;
-
     let current = crate::results::run_stats(&run, &results.path().display().to_string());
     let verdict = judge_and_print(
         &current,
@@ -147,35 +161,74 @@ pub async fn swarm(
         &gate.rules,
         output.verbose,
     );
-    let outcome = Outcome::of(&run, &verdict, results.path());
-    let summary = summary_json::RunSummary::of(&run, crate::publish::commit());
-    let curves = Curves::of(&current, gate.baseline.as_ref());
+    let baseline = gate.baseline.clone();
+    publish(
+        Judged {
+            run: &run,
+            timeline,
+            current: &current,
+            baseline: baseline.as_ref(),
+            verdict: &verdict,
+        },
+        &results,
+        output,
+        &gate,
+    )
+}
+
+/// A run with its verdict, ready to be written out.
+pub struct Judged<'a> {
+    pub run: &'a engine::RunResult,
+    pub timeline: Vec<TimelinePoint>,
+    pub current: &'a RunStats,
+    pub baseline: Option<&'a RunStats>,
+    pub verdict: &'a crate::gate::Verdict,
+}
+
+/// Everything after the verdict: summary.json, history, report, CI
+/// outputs, the baseline if earned, the headline; the exit code.
+pub fn publish(
+    judged: Judged,
+    results: &ResultsDir,
+    output: &OutputArgs,
+    gate: &Gate,
+) -> anyhow::Result<ExitCode> {
+    let Judged {
+        run,
+        timeline,
+        current,
+        baseline,
+        verdict,
+    } = judged;
+    let outcome = Outcome::of(run, verdict, results.path());
+    let summary = summary_json::RunSummary::of(run, crate::publish::commit());
+    let curves = Curves::of(current, baseline);
     let summary_path = results.path().join(summary_json::FILE_NAME);
     summary_json::write(
         &summary_path,
         Some(&summary),
-        &verdict,
+        verdict,
         outcome.exit_code(),
         &curves,
     )?;
-    let history = record_history(&gate, &summary, &current, &verdict)?;
+    let history = record_history(gate, &summary, current, verdict)?;
     let report_path = output
         .report
         .clone()
         .unwrap_or_else(|| results.path().join("report.html"));
-    let judged = gate.baseline.is_some() || !gate.rules.thresholds.is_empty();
+    let judged = baseline.is_some() || !gate.rules.thresholds.is_empty();
     let input = ReportInput::of_run(
-        &run,
+        run,
         &summary,
-        &current,
+        current,
         curves,
-        judged.then_some(&verdict),
+        judged.then_some(verdict),
         timeline,
         &history,
     );
     write_report(&report_path, &input)?;
     crate::publish::to_ci(
-        &verdict,
+        verdict,
         gate.ci.summary_md.as_deref(),
         gate.ci.junit.as_deref(),
         &report_path,
@@ -183,9 +236,9 @@ pub async fn swarm(
     )?;
     outln!("\nresults: {}", results.path().display());
     if !outcome.is_fault() {
-        update_baseline_if_earned(&gate, &run, &verdict)?;
+        update_baseline_if_earned(gate, run, verdict)?;
     }
-    print_headline(&verdict, gate.baseline.is_some(), &gate.rules);
+    print_headline(verdict, baseline.is_some(), &gate.rules);
     Ok(outcome.finish())
 }
 
@@ -231,7 +284,7 @@ fn update_baseline_if_earned(
 
 /// The users' part: swarm the target, stream the timeline, write the
 /// results directory and print the table. The run comes back redacted.
-async fn swarm_users(
+pub(super) async fn swarm_users(
     scenario: Scenario,
     addresses: Vec<std::net::SocketAddr>,
     quiet: bool,

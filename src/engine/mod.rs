@@ -4,6 +4,7 @@
 pub(crate) mod cookies;
 pub mod http;
 pub mod limits;
+pub mod rounds;
 pub mod schedule;
 pub mod target;
 mod user;

@@ -4,6 +4,7 @@
 use super::format::{percent_text, percent_value, points, trim_number};
 use super::input::RowStats;
 use super::machine::Allowance;
+use super::paired::Pairs;
 use super::quantiles::{count_effects, latency_effect};
 use super::rules::MetricKind;
 use super::*;
@@ -114,8 +115,13 @@ pub(crate) fn compare_row(
     rules: &Rules,
     alpha: f64,
     machine: Option<&Allowance>,
+    paired: Option<&Pairs>,
     out: &mut Vec<Comparison>,
 ) {
+    let widen_ratio = |metric: &Metric, values: (f64, f64), interval: (f64, f64)| match paired {
+        Some(pairs) => pairs.widen_ratio(key, metric, values, interval, alpha),
+        None => (interval, String::new()),
+    };
     let too_few = b.requests < rules.min_samples || c.requests < rules.min_samples;
     let few_reason = || {
         format!(
@@ -155,14 +161,19 @@ pub(crate) fn compare_row(
         comparison.current = Some(cv);
         let effects = (latency_effect(b, q), latency_effect(c, q));
         comparison.design_effect = Some(effects);
-        let interval = stats::ratio_interval(
-            quantile_interval(&b.latency, q, b.timed, alpha / 2.0, effects.0),
-            quantile_interval(&c.latency, q, c.timed, alpha / 2.0, effects.1),
+        let (interval, note) = widen_ratio(
+            &Metric::Percentile(percent),
+            (bv, cv),
+            stats::ratio_interval(
+                quantile_interval(&b.latency, q, b.timed, alpha / 2.0, effects.0),
+                quantile_interval(&c.latency, q, c.timed, alpha / 2.0, effects.1),
+            ),
         );
         judge_relative(
             &mut comparison,
             Relative {
                 head: format!("{label} {} → {}", ms(bv), ms(cv)),
+                note,
                 effects,
                 explained: machine.map(|m| (m.latency_factor(q, bv), m.evidence.clone())),
                 values: (bv, cv),
@@ -193,6 +204,7 @@ pub(crate) fn compare_row(
             &mut comparison,
             Relative {
                 head: format!("avg {} → {}", ms(bv), ms(cv)),
+                note: String::new(),
                 effects,
                 explained: machine.map(|m| (m.latency_factor(0.5, bv), m.evidence.clone())),
                 values: (bv, cv),
@@ -225,13 +237,17 @@ pub(crate) fn compare_row(
         c.requests as f64 / effects.1,
         alpha,
     );
+    let (interval, note) = match paired {
+        Some(pairs) => pairs.widen_difference(key, &Metric::FailRate, cv - bv, interval, alpha),
+        None => (interval, String::new()),
+    };
     comparison.baseline = Some(bv);
     comparison.current = Some(cv);
     comparison.change = Some(cv - bv);
     comparison.interval = Some(bounded(interval));
     comparison.design_effect = Some(effects);
     let head = format!(
-        "failures {} → {} ({}, CI {}..{}{})",
+        "failures {} → {} ({}, CI {}..{}{}{note})",
         percent_value(bv),
         percent_value(cv),
         points(cv - bv),
@@ -269,6 +285,12 @@ pub(crate) fn compare_row(
             let (lo, hi) = stats::poisson_interval(s.requests, alpha / 2.0, effect);
             (lo / seconds, hi / seconds)
         };
+        let values = (b.requests_per_second, c.requests_per_second);
+        let (interval, note) = widen_ratio(
+            &Metric::Throughput,
+            values,
+            stats::ratio_interval(rate_interval(b, effects.0), rate_interval(c, effects.1)),
+        );
         judge_relative(
             &mut comparison,
             Relative {
@@ -277,13 +299,11 @@ pub(crate) fn compare_row(
                     significant(b.requests_per_second),
                     significant(c.requests_per_second)
                 ),
+                note,
                 effects,
                 explained: machine.map(|m| (m.throughput_factor(), m.evidence.clone())),
-                values: (b.requests_per_second, c.requests_per_second),
-                interval: stats::ratio_interval(
-                    rate_interval(b, effects.0),
-                    rate_interval(c, effects.1),
-                ),
+                values,
+                interval,
                 allowed: tolerance.allowed,
                 worse: -1.0,
                 beyond_floor: true,
@@ -348,6 +368,8 @@ fn latency_spread_ms(row: &RowStats) -> f64 {
 pub(crate) struct Relative {
     /// `p95 12.0 ms → 14.1 ms`: what the reason starts with.
     head: String,
+    /// What the interval came from, when not the runs' own requests alone.
+    note: String,
     /// The design effects of baseline and current.
     effects: (f64, f64),
     /// How far the ratio current / baseline is explained by the machines
@@ -370,6 +392,7 @@ pub(crate) fn judge_relative(
 ) {
     let Relative {
         head,
+        note,
         effects,
         explained,
         values: (baseline, current),
@@ -382,7 +405,7 @@ pub(crate) fn judge_relative(
     comparison.change = change.is_finite().then_some(change);
     comparison.interval = Some(bounded(interval));
     let head = format!(
-        "{head} ({}, CI {}..{}{})",
+        "{head} ({}, CI {}..{}{}{note})",
         percent_change(change),
         percent_change(interval.0),
         percent_change(interval.1),

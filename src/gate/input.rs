@@ -94,7 +94,7 @@ impl BlockCounts {
 }
 
 /// One side of a comparison.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RunStats {
     /// Where it came from, for messages.
     pub source: String,

@@ -18,6 +18,7 @@ pub mod dependence;
 mod format;
 pub mod input;
 pub mod machine;
+pub mod paired;
 mod quantiles;
 pub mod rules;
 pub mod stats;
@@ -207,9 +208,31 @@ pub struct Verdict {
 
 /// Compares `current` with `baseline` (if any) and checks thresholds.
 pub fn judge(current: &RunStats, baseline: Option<&RunStats>, rules: &Rules) -> Verdict {
+    judge_with(current, baseline, rules, None)
+}
+
+/// Compares the pooled rounds of an interleaved A/B run, each interval at
+/// least as wide as the spread of the paired rounds says. Both sides ran
+/// on one machine in turns, so no difference of machines is allowed for.
+pub fn judge_paired(
+    candidate: &RunStats,
+    baseline: &RunStats,
+    rules: &Rules,
+    pairs: &paired::Pairs,
+) -> Verdict {
+    judge_with(candidate, Some(baseline), rules, Some(pairs))
+}
+
+fn judge_with(
+    current: &RunStats,
+    baseline: Option<&RunStats>,
+    rules: &Rules,
+    pairs: Option<&paired::Pairs>,
+) -> Verdict {
     let mut comparisons = Vec::new();
-    let allowance =
-        baseline.and_then(|b| machine::allowance(b.machine.as_ref(), current.machine.as_ref()));
+    let allowance = baseline
+        .filter(|_| pairs.is_none())
+        .and_then(|b| machine::allowance(b.machine.as_ref(), current.machine.as_ref()));
     if let Some(baseline) = baseline {
         let shared: Vec<&Endpoint> = current
             .rows
@@ -243,6 +266,7 @@ pub fn judge(current: &RunStats, baseline: Option<&RunStats>, rules: &Rules) -> 
                     rules,
                     alpha,
                     allowance.as_ref(),
+                    pairs,
                     &mut comparisons,
                 ),
                 (None, Some(c)) => comparisons.push(presence(
@@ -313,9 +337,14 @@ pub fn judge(current: &RunStats, baseline: Option<&RunStats>, rules: &Rules) -> 
         confidence: rules.confidence,
         comparisons_tested,
         counts,
-        noise_model: baseline
-            .map(|b| noise_model(b, current))
-            .unwrap_or_default(),
+        noise_model: match (baseline, pairs) {
+            (Some(_), Some(pairs)) => format!(
+                "interleaved A/B: {} pairs of rounds on one machine, each interval at least as wide as the pairs' spread",
+                pairs.pair_count()
+            ),
+            (Some(b), None) => noise_model(b, current),
+            (None, _) => String::new(),
+        },
         machine: allowance.map(|a| {
             format!(
                 "{} machine was busier ({}): changes it explains are inconclusive, not regressions",

@@ -135,9 +135,89 @@ pub fn ratio_interval(baseline: (f64, f64), current: (f64, f64)) -> (f64, f64) {
     (lower, upper)
 }
 
+/// Student's t distribution with `df` degrees of freedom: P(T <= t),
+/// exact for whole `df` (Abramowitz and Stegun 26.7.3 and 26.7.4).
+pub fn student_cdf(t: f64, df: u32) -> f64 {
+    assert!(df >= 1, "at least one degree of freedom");
+    let theta = (t.abs() / f64::from(df).sqrt()).atan();
+    let (sin, cos) = theta.sin_cos();
+    let cos2 = cos * cos;
+    // P(|T| <= |t|) as a finite series in cos²θ.
+    let mut term = 1.0;
+    let mut series = 1.0;
+    let within = if df % 2 == 1 {
+        let mut k = 2;
+        while k + 3 <= df {
+            term *= cos2 * f64::from(k) / f64::from(k + 1);
+            series += term;
+            k += 2;
+        }
+        let series = if df == 1 { 0.0 } else { sin * cos * series };
+        2.0 / std::f64::consts::PI * (theta + series)
+    } else {
+        let mut k = 2;
+        while k < df {
+            term *= cos2 * f64::from(k - 1) / f64::from(k);
+            series += term;
+            k += 2;
+        }
+        sin * series
+    };
+    let within = within.clamp(0.0, 1.0);
+    if t >= 0.0 {
+        0.5 + within / 2.0
+    } else {
+        0.5 - within / 2.0
+    }
+}
+
+/// The `p` quantile of Student's t with `df` degrees of freedom, p > 0.5.
+pub fn student_quantile(p: f64, df: u32) -> f64 {
+    assert!(p > 0.5 && p < 1.0, "an upper quantile");
+    if df > 1000 {
+        return normal_quantile(p);
+    }
+    let (mut low, mut high) = (0.0, 1.0);
+    while student_cdf(high, df) < p {
+        high *= 2.0;
+        if high > 1e12 {
+            return f64::INFINITY;
+        }
+    }
+    for _ in 0..100 {
+        let mid = (low + high) / 2.0;
+        if student_cdf(mid, df) < p {
+            low = mid;
+        } else {
+            high = mid;
+        }
+    }
+    (low + high) / 2.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn student_quantiles_match_tables() {
+        // Two-sided 95% and 99.9% points.
+        for (df, t95, t999) in [
+            (1, 12.706, 636.62),
+            (2, 4.303, 31.599),
+            (3, 3.182, 12.924),
+            (5, 2.571, 6.869),
+            (10, 2.228, 4.587),
+            (30, 2.042, 3.646),
+        ] {
+            let got = student_quantile(0.975, df);
+            assert!((got - t95).abs() < 1e-3 * t95, "df {df}: {got}");
+            let got = student_quantile(0.9995, df);
+            assert!((got - t999).abs() < 2e-3 * t999, "df {df}: {got}");
+        }
+        assert!((student_cdf(0.0, 4) - 0.5).abs() < 1e-12);
+        assert!((student_cdf(-2.776, 4) - 0.025).abs() < 1e-4);
+    }
 
     #[test]
     fn normal_quantiles_match_tables() {

@@ -81,6 +81,24 @@ pub struct Block {
     pub total: BlockStats,
 }
 
+/// Runs' blocks one after another, neighbours merged until at most
+/// [`MAX_BLOCKS`] are left (the shutdown block of the last stays its own).
+pub fn concatenate(runs: impl IntoIterator<Item = Vec<Block>>) -> Vec<Block> {
+    let mut blocks: Vec<Block> = runs.into_iter().flatten().collect();
+    while blocks.len() > MAX_BLOCKS {
+        let mut merged = Vec::with_capacity(blocks.len() / 2 + 1);
+        let mut pending = blocks.into_iter();
+        while let Some(mut first) = pending.next() {
+            if let Some(second) = pending.next() {
+                first.absorb(second);
+            }
+            merged.push(first);
+        }
+        blocks = merged;
+    }
+    blocks
+}
+
 impl Block {
     fn absorb(&mut self, other: Block) {
         self.secs += other.secs;

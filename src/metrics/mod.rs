@@ -223,6 +223,25 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// Several runs' statistics as one run's: rows and errors added, blocks
+    /// one after another.
+    pub fn pool(snapshots: Vec<Snapshot>) -> Snapshot {
+        let mut pooled = Snapshot::default();
+        let mut blocks = Vec::with_capacity(snapshots.len());
+        for snapshot in snapshots {
+            for (key, stats) in snapshot.endpoints {
+                pooled.endpoints.entry(key).or_default().merge(&stats);
+            }
+            pooled.total.merge(&snapshot.total);
+            for error in snapshot.errors {
+                add_error(&mut pooled.errors, error);
+            }
+            blocks.push(snapshot.blocks);
+        }
+        pooled.blocks = blocks::concatenate(blocks);
+        pooled
+    }
+
     /// Every name and message with `secrets` redacted; rows and errors that
     /// become one are merged, so counts stay exact.
     pub fn redact(self, secrets: &crate::text::Secrets) -> Snapshot {
@@ -243,16 +262,7 @@ impl Snapshot {
         for mut error in self.errors {
             error.name = secrets.redact(&error.name).into();
             error.message = secrets.redact(&error.message).into_owned();
-            match errors.iter_mut().find(|e| {
-                (&e.method, &e.name, &e.message) == (&error.method, &error.name, &error.message)
-            }) {
-                Some(seen) => {
-                    seen.occurrences += error.occurrences;
-                    seen.first_seen = seen.first_seen.min(error.first_seen);
-                    seen.last_seen = seen.last_seen.max(error.last_seen);
-                }
-                None => errors.push(error),
-            }
+            add_error(&mut errors, error);
         }
         let blocks = self
             .blocks
@@ -277,6 +287,21 @@ impl Snapshot {
             errors,
             blocks,
         }
+    }
+}
+
+/// Adds `error` to the row of the same endpoint and message, if any.
+fn add_error(errors: &mut Vec<ErrorStats>, error: ErrorStats) {
+    match errors
+        .iter_mut()
+        .find(|e| (&e.method, &e.name, &e.message) == (&error.method, &error.name, &error.message))
+    {
+        Some(seen) => {
+            seen.occurrences += error.occurrences;
+            seen.first_seen = seen.first_seen.min(error.first_seen);
+            seen.last_seen = seen.last_seen.max(error.last_seen);
+        }
+        None => errors.push(error),
     }
 }
 
