@@ -87,7 +87,7 @@ pub struct RunArgs {
     /// branch's build on another port: rounds of each take turns (A B B A …)
     /// on this machine, so its noise falls on both. Each side gets
     /// --duration in all; the job takes twice as long.
-    #[arg(long, value_name = "BASELINE_URL", conflicts_with = "baseline")]
+    #[arg(long, value_name = "BASELINE_URL", conflicts_with_all = ["baseline", "update_baseline"])]
     pub against: Option<String>,
     /// With --against: how many rounds each side gets, from 3 to 50.
     #[arg(long, requires = "against", default_value_t = 6,

@@ -91,7 +91,11 @@ pub async fn interleave(
     let (baseline_host, candidate_host) = (plan.baseline.host.clone(), plan.candidate.host.clone());
     let load = plan.load;
     let sides = [
-        (Arc::new(plan.baseline), baseline_addresses, &baseline_results),
+        (
+            Arc::new(plan.baseline),
+            baseline_addresses,
+            &baseline_results,
+        ),
         (Arc::new(plan.candidate), candidate_addresses, &results),
     ];
     let mut observers = Vec::with_capacity(2);
@@ -162,7 +166,10 @@ pub async fn interleave(
     for warning in candidate_run.warnings() {
         crate::errln!("warning: {warning}");
     }
-    let baseline = run_stats(&baseline_run, &baseline_results.path().display().to_string());
+    let baseline = run_stats(
+        &baseline_run,
+        &baseline_results.path().display().to_string(),
+    );
     let current = run_stats(&candidate_run, &results.path().display().to_string());
     let verdict = crate::gate::judge_paired(&current, &baseline, &gate.rules, &pairs);
     print_verdict(&verdict, true, &gate.rules, output.verbose);

@@ -1,0 +1,166 @@
+//! `run --against`: the baseline deployment and the candidate in turns on
+//! one machine, judged by their paired rounds.
+
+mod common;
+
+use common::{assert_no_panic, stderr_of, swarmgate, write_scenario, DemoApi};
+
+fn scenario(dir: &std::path::Path) -> std::path::PathBuf {
+    write_scenario(
+        dir,
+        "s.toml",
+        "host = \"http://127.0.0.1:1\"\n[load]\nusers = 4\nspawn_rate = 100\nduration = \"3s\"\n[[user]]\nwait = \"constant(0.005)\"\n  [[user.task]]\n    [[user.task.step]]\n    get = \"/health\"\n",
+    )
+}
+
+fn interleave(
+    candidate: &DemoApi,
+    baseline: &DemoApi,
+    out: &std::path::Path,
+    extra: &[&str],
+) -> std::process::Output {
+    let dir = out.parent().unwrap();
+    let output = swarmgate()
+        .arg("run")
+        .arg(scenario(dir))
+        .args(["-q", "--host", &candidate.url, "--against", &baseline.url])
+        .args(["--rounds", "3", "--out"])
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert_no_panic(&output);
+    output
+}
+
+fn summary(out: &std::path::Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn the_same_service_in_turns_passes_and_both_sides_are_kept() {
+    let api = DemoApi::with_latency(2);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let output = interleave(&api, &api, &out, &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        stderr_of(&output)
+    );
+    let stderr = stderr_of(&output);
+    assert!(
+        !stderr.contains("round 1/6"),
+        "-q keeps rounds quiet: {stderr}"
+    );
+    let summary = summary(&out);
+    assert!(
+        summary["verdict"]["noise_model"]
+            .as_str()
+            .unwrap()
+            .starts_with("interleaved A/B: 3 pairs of rounds"),
+        "{summary}"
+    );
+    // Each side ran --duration in all.
+    let elapsed = summary["run"]["duration_secs"].as_f64().unwrap();
+    assert!((elapsed - 3.0).abs() < 0.01, "{elapsed}");
+    for side in [out.clone(), out.join("baseline")] {
+        for file in ["stats.csv", "histograms.json", "stats_history.csv"] {
+            assert!(side.join(file).exists(), "{}", side.join(file).display());
+        }
+    }
+    // The baseline's side is a results directory like any: compare reads it.
+    let again = swarmgate()
+        .args(["compare"])
+        .arg(&out)
+        .arg("--baseline")
+        .arg(out.join("baseline"))
+        .arg("--report")
+        .arg(dir.path().join("r.html"))
+        .output()
+        .unwrap();
+    assert_no_panic(&again);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+}
+
+#[test]
+fn a_slower_candidate_fails_and_the_reason_names_the_pairs() {
+    let baseline = DemoApi::with_latency(2);
+    let candidate = DemoApi::with_latency(6);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let output = interleave(&candidate, &baseline, &out, &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    let summary = summary(&out);
+    let median = summary["verdict"]["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "/health" && c["metric"] == "p50")
+        .unwrap_or_else(|| panic!("{summary}"))
+        .clone();
+    assert_eq!(median["outcome"], "regressed", "{median}");
+    assert!(
+        summary["verdict"]["machine"].is_null(),
+        "one machine, no allowance"
+    );
+}
+
+#[test]
+fn bad_interleaving_flags_are_refused_before_any_load() {
+    let api = DemoApi::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    for (extra, expected) in [
+        (&["--rounds", "50"][..], "--rounds 50"),
+        (&["--rounds", "2"][..], "--rounds"),
+        (&["--baseline", "b.csv"][..], "--baseline"),
+    ] {
+        let output = swarmgate()
+            .arg("run")
+            .arg(scenario(dir.path()))
+            .args(["-q", "--host", &api.url, "--against", &api.url, "--out"])
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_no_panic(&output);
+        assert_eq!(output.status.code(), Some(2), "{extra:?}");
+        assert!(
+            stderr_of(&output).contains(expected),
+            "{}",
+            stderr_of(&output)
+        );
+    }
+    let output = swarmgate()
+        .arg("run")
+        .arg(scenario(dir.path()))
+        .args(["-q", "--host", &api.url, "--against", "http://10.1.2.3:80"])
+        .args(["--rounds", "3"])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_no_panic(&output);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr_of(&output).contains("--against"),
+        "{}",
+        stderr_of(&output)
+    );
+    let output = swarmgate()
+        .args(["run", "--against", &api.url, "--rounds", "3"])
+        .arg(scenario(dir.path()))
+        .arg("--update-baseline")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr_of(&output));
+}
