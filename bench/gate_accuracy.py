@@ -11,12 +11,21 @@ run length.
 
 Conditions (--condition): `quiet`; `busy-current`, one CPU-bound process on
 the machine during the current runs only (the baseline is recorded quiet);
-`both-busy`, that process throughout. `--baseline-format csv` compares with
-the baseline's stats.csv instead of its directory.
+`both-busy`, that process throughout; `interleaved-busy`, that process
+throughout and no stored baseline: each pair is one `run --against` of the
+server against itself (A/A) and one of the slowed server against it, each
+side getting the run length. `--baseline-format csv` compares with the
+baseline's stats.csv instead of its directory.
+
+Workloads (--workload): `independent`, bench/gate-study.toml against a
+server that answers every request at once after its delay; `saturated`,
+bench/gate-study-saturated.toml against a server with 2 workers, so requests
+queue and follow each other, and loops whose 404s come in blocks.
 
 Usage: bench/gate_accuracy.py [--pairs 20] [--durations 3] [--changes 25]
        [--latency-ms 4] [--jitter-ms 2] [--condition quiet]
-       [--baseline-format dir]                 (cargo build --release first)
+       [--baseline-format dir] [--workload independent]
+                                               (cargo build --release first)
 """
 
 import argparse
@@ -27,9 +36,11 @@ import tempfile
 
 from demo_api import ROOT, SWARMGATE, require_release_build, serve
 
-SCENARIO = os.path.join(ROOT, "bench", "gate-study.toml")
-
-
+SCENARIOS = {
+    "independent": os.path.join(ROOT, "bench", "gate-study.toml"),
+    "saturated": os.path.join(ROOT, "bench", "gate-study-saturated.toml"),
+}
+SCENARIO = SCENARIOS["independent"]
 
 
 def run(port, seconds, out):
@@ -38,6 +49,18 @@ def run(port, seconds, out):
         check=True,
         stdout=subprocess.DEVNULL,
     )
+
+
+def interleaved_regressed(candidate_port, baseline_port, seconds, out):
+    """True when `run --against` fails the candidate."""
+    code = subprocess.run(
+        [SWARMGATE, "run", SCENARIO, "--host", f"http://127.0.0.1:{candidate_port}", "--against", f"http://127.0.0.1:{baseline_port}",
+         "--duration", f"{seconds}s", "-q", "--out", out],
+        stdout=subprocess.DEVNULL,
+    ).returncode
+    if code not in (0, 1):
+        sys.exit(f"run --against exited {code}")
+    return code == 1
 
 
 class Hog:
@@ -58,7 +81,9 @@ class Hog:
 def regressed(current, baseline):
     """True when the gate fails the comparison."""
     report = os.path.join(current, "compare.html")
-    code = subprocess.run([SWARMGATE, "compare", current, "--baseline", baseline, "--report", report], stdout=subprocess.DEVNULL).returncode
+    # The saturated workload's 404s are its own (its scenario says so for `run`).
+    limit = ["--max-fail-rate", "30%"] if SCENARIO == SCENARIOS["saturated"] else []
+    code = subprocess.run([SWARMGATE, "compare", current, "--baseline", baseline, "--report", report, *limit], stdout=subprocess.DEVNULL).returncode
     if code not in (0, 1):
         sys.exit(f"compare exited {code}")
     return code == 1
@@ -71,25 +96,31 @@ def main():
     parser.add_argument("--changes", default="25", help="latency increases in percent, comma-separated")
     parser.add_argument("--latency-ms", type=float, default=4.0)
     parser.add_argument("--jitter-ms", type=float, default=2.0)
-    parser.add_argument("--condition", choices=["quiet", "busy-current", "both-busy"], default="quiet")
+    parser.add_argument("--condition", choices=["quiet", "busy-current", "both-busy", "interleaved-busy"], default="quiet")
     parser.add_argument("--baseline-format", choices=["dir", "csv"], default="dir")
+    parser.add_argument("--workload", choices=sorted(SCENARIOS), default="independent")
     args = parser.parse_args()
+    global SCENARIO
+    SCENARIO = SCENARIOS[args.workload]
     hog = Hog()
-    busy_baseline = args.condition == "both-busy"
+    interleaved = args.condition == "interleaved-busy"
+    busy_baseline = args.condition in ("both-busy", "interleaved-busy")
     busy_current = args.condition != "quiet"
     require_release_build()
     durations = [float(d) for d in args.durations.split(",")]
     changes = [float(c) for c in args.changes.split(",")]
 
     def faults(latency_ms, jitter_ms):
-        return ("--inject-latency", f"{latency_ms}ms", "--inject-jitter", f"{jitter_ms}ms")
+        workers = ("--workers", "2") if args.workload == "saturated" else ()
+        return ("--inject-latency", f"{latency_ms}ms", "--inject-jitter", f"{jitter_ms}ms", *workers)
 
     servers = {0.0: serve(*faults(args.latency_ms, args.jitter_ms))}
     for change in changes:
         factor = 1 + change / 100
         servers[change] = serve(*faults(args.latency_ms * factor, args.jitter_ms * factor))
     print(f"demo API: {args.latency_ms} ms + up to {args.jitter_ms} ms jitter; slowed copies: +{', +'.join(f'{c:g}' for c in changes)}%")
-    print(f"{args.pairs} pairs per cell; each run compared with its own baseline run ({args.baseline_format}); condition {args.condition}\n")
+    how = "run --against, rounds in turns" if interleaved else f"each run compared with its own baseline run ({args.baseline_format})"
+    print(f"{args.pairs} pairs per cell; {how}; condition {args.condition}; workload {args.workload}\n")
     print(f"{'run length':>10}  {'A/A false alarms':>17}  " + "  ".join(f"{'+' + format(c, 'g') + '% caught':>12}" for c in changes))
     try:
         with tempfile.TemporaryDirectory() as work:
@@ -97,6 +128,14 @@ def main():
                 false_alarms = 0
                 caught = {c: 0 for c in changes}
                 for i in range(args.pairs):
+                    if interleaved:
+                        hog.on(True)
+                        port = servers[0.0][1]
+                        false_alarms += interleaved_regressed(port, port, seconds, os.path.join(work, f"{seconds}-{i}-aa"))
+                        for change in changes:
+                            out = os.path.join(work, f"{seconds}-{i}-ab-{change}")
+                            caught[change] += interleaved_regressed(servers[change][1], port, seconds, out)
+                        continue
                     base = os.path.join(work, f"{seconds}-{i}-base")
                     again = os.path.join(work, f"{seconds}-{i}-again")
                     hog.on(busy_baseline)

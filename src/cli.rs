@@ -89,10 +89,10 @@ pub struct RunArgs {
     /// --duration in all; the job takes twice as long.
     #[arg(long, value_name = "BASELINE_URL", conflicts_with_all = ["baseline", "update_baseline"])]
     pub against: Option<String>,
-    /// With --against: how many rounds each side gets, from 3 to 50.
-    #[arg(long, requires = "against", default_value_t = 6,
-          value_parser = clap::value_parser!(u16).range(3..=50))]
-    pub rounds: u16,
+    /// With --against: how many rounds each side gets, from 3 to 50; by
+    /// default 6, fewer when --duration is shorter than 6 s.
+    #[arg(long, requires = "against", value_parser = clap::value_parser!(u16).range(3..=50))]
+    pub rounds: Option<u16>,
 }
 
 /// Outputs for CI systems; inside GitHub Actions the summary, annotations
