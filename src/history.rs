@@ -301,6 +301,45 @@ pub fn last_runs(rows: &[HistoryRow], runs: usize) -> Vec<Vec<&HistoryRow>> {
     grouped.into_iter().skip(skip).collect()
 }
 
+/// The last `runs` healthy runs (none of whose rows regressed), oldest
+/// first, as the values from which the gate learns the noise between runs.
+pub fn earlier_runs(rows: &[HistoryRow], runs: usize) -> Vec<crate::gate::spread::EarlierRun> {
+    use crate::gate::Metric;
+    let healthy: Vec<Vec<&HistoryRow>> = last_runs(rows, usize::MAX)
+        .into_iter()
+        .filter(|run| {
+            !run.iter()
+                .any(|row| row.verdict == Outcome::Regressed.as_str())
+        })
+        .collect();
+    let skip = healthy.len().saturating_sub(runs);
+    healthy
+        .into_iter()
+        .skip(skip)
+        .map(|run| {
+            let mut values = Vec::new();
+            for row in run {
+                let key = Endpoint {
+                    method: row.method.clone(),
+                    name: row.name.clone(),
+                };
+                for (percent, value) in [(50.0, row.p50_ms), (95.0, row.p95_ms), (99.0, row.p99_ms)]
+                {
+                    if let Some(value) = value {
+                        values.push((key.clone(), Metric::Percentile(percent), value));
+                    }
+                }
+                if row.requests > 0 {
+                    let rate = row.failures as f64 / row.requests as f64;
+                    values.push((key.clone(), Metric::FailRate, rate));
+                }
+                values.push((key, Metric::Throughput, row.requests_per_second));
+            }
+            values
+        })
+        .collect()
+}
+
 /// `swarmgate history FILE`: the last runs, one block per endpoint.
 pub fn table(rows: &[HistoryRow], runs: usize) -> String {
     let recent = last_runs(rows, runs);

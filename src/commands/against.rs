@@ -13,7 +13,7 @@ use super::run::{check_outputs, publish, stop_on_signals, Gate, Judged};
 use crate::cli::OutputArgs;
 use crate::engine::rounds::{abba, Side};
 use crate::engine::{self, target, RunResult};
-use crate::gate::paired::Pairs;
+use crate::gate::spread::Spread;
 use crate::results::{run_stats, terminal, ResultsDir};
 use crate::scenario::Scenario;
 use crate::InvalidInput;
@@ -52,16 +52,16 @@ impl Interleaved {
         let fitting = (total.as_secs_f64() / MIN_ROUND.as_secs_f64()).floor() as u32;
         let pairs = match rounds {
             Some(rounds) => usize::from(rounds),
-            None if fitting >= crate::gate::paired::MIN_PAIRS as u32 => {
+            None if fitting >= crate::gate::spread::MIN_PAIRS as u32 => {
                 fitting.min(DEFAULT_ROUNDS) as usize
             }
             None => {
                 return Err(InvalidInput(format!(
                     "--against: --duration {}s is too short for {} rounds of at least {}s each; give it at least {}s",
                     total.as_secs_f64(),
-                    crate::gate::paired::MIN_PAIRS,
+                    crate::gate::spread::MIN_PAIRS,
                     MIN_ROUND.as_secs(),
-                    crate::gate::paired::MIN_PAIRS as u64 * MIN_ROUND.as_secs()
+                    crate::gate::spread::MIN_PAIRS as u64 * MIN_ROUND.as_secs()
                 )))
             }
         };
@@ -189,7 +189,7 @@ pub async fn interleave(
         &baseline_results.path().display().to_string(),
     );
     let current = run_stats(&candidate_run, &results.path().display().to_string());
-    let verdict = crate::gate::judge_paired(&current, &baseline, &gate.rules, &pairs);
+    let verdict = crate::gate::judge_with_spread(&current, &baseline, &gate.rules, &pairs);
     print_verdict(&verdict, true, &gate.rules, output.verbose);
     publish(
         Judged {
@@ -207,12 +207,12 @@ pub async fn interleave(
 
 /// Round `k` of the baseline with round `k` of the candidate: the A B B A
 /// order puts both of a pair next to each other in time.
-fn paired_rounds(baseline: &[RunResult], candidate: &[RunResult], gate: &Gate) -> Pairs {
+fn paired_rounds(baseline: &[RunResult], candidate: &[RunResult], gate: &Gate) -> Spread {
     let stats = |run: &RunResult| run_stats(run, "round");
     let rounds: Vec<_> = baseline
         .iter()
         .zip(candidate)
         .map(|(b, c)| (stats(b), stats(c)))
         .collect();
-    Pairs::of(&rounds, &gate.rules)
+    Spread::of_pairs(&rounds, &gate.rules)
 }

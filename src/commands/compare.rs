@@ -17,7 +17,7 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let baseline = crate::results::load_baseline(&args.baseline, &rules)?;
     let current = crate::results::load_stats(&args.current)?;
     crate::gate::rules::check_percentiles(&current, &rules)?;
-    let verdict = judge_and_print(&current, Some(&baseline), &rules, args.verbose);
+    let verdict = judge_and_print(&current, Some(&baseline), &rules, None, args.verbose);
     let code = if verdict.passed { 0 } else { 1 };
     let curves = Curves::of(&current, Some(&baseline));
     if let Some(path) = &args.summary_json {

@@ -40,6 +40,7 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             )?),
             update: None,
             history: None,
+            spread: None,
             ci: Default::default(),
         };
         let outcome = super::run::swarm(scenario, &args.output, false, gate).await;

@@ -5,7 +5,8 @@ use std::path::Path;
 
 use crate::gate::input::RunStats;
 use crate::gate::rules::Rules;
-use crate::gate::{judge, Verdict};
+use crate::gate::spread::Spread;
+use crate::gate::{judge, judge_with_spread, Verdict};
 use crate::publish::verdict_text;
 use crate::results::write_atomically;
 
@@ -15,9 +16,13 @@ pub fn judge_and_print(
     current: &RunStats,
     baseline: Option<&RunStats>,
     rules: &Rules,
+    spread: Option<&Spread>,
     verbose: bool,
 ) -> Verdict {
-    let verdict = judge(current, baseline, rules);
+    let verdict = match (baseline, spread) {
+        (Some(baseline), Some(spread)) => judge_with_spread(current, baseline, rules, spread),
+        _ => judge(current, baseline, rules),
+    };
     print_verdict(&verdict, baseline.is_some(), rules, verbose);
     verdict
 }

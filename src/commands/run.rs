@@ -56,14 +56,20 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         )
     });
     // A history that does not parse is reported now and left untouched.
+    // Its healthy runs tell the gate how much runs differ from one another.
+    let mut spread = None;
     if let Some(path) = &args.history {
-        crate::history::read(path)?;
+        let earlier = crate::history::earlier_runs(&crate::history::read(path)?, MAX_EARLIER_RUNS);
+        if earlier.len() >= crate::gate::spread::MIN_EARLIER_RUNS {
+            spread = Some(crate::gate::spread::Spread::of_earlier_runs(&earlier));
+        }
     }
     let gate = Gate {
         rules,
         baseline,
         update,
         history: args.history.clone().map(|path| (path, args.label.clone())),
+        spread,
         ci: args.ci,
     };
     if let Some(against) = &args.against {
@@ -135,8 +141,14 @@ pub struct Gate {
     pub update: Option<(PathBuf, bool)>,
     /// The history file and this run's label.
     pub history: Option<(PathBuf, String)>,
+    /// The noise between runs, learnt from the history's healthy runs.
+    pub spread: Option<crate::gate::spread::Spread>,
     pub ci: CiArgs,
 }
+
+/// How far back the history teaches the gate: recent enough to be the same
+/// service on the same kind of runner, many enough for a t interval.
+const MAX_EARLIER_RUNS: usize = 30;
 
 /// The pipeline shared by `run` and `demo`: check the target, swarm, write
 /// the results directory, judge, tell.
@@ -159,6 +171,7 @@ pub async fn swarm(
         &current,
         gate.baseline.as_ref(),
         &gate.rules,
+        gate.spread.as_ref(),
         output.verbose,
     );
     let baseline = gate.baseline.clone();

@@ -1,12 +1,13 @@
 //! One row of the baseline against the same row now: for each metric the
 //! change, its interval, and whether it clears the tolerance.
 
+use super::detectable::{self, Detectable};
 use super::format::{percent_text, percent_value, points, trim_number};
 use super::input::RowStats;
 use super::machine::Allowance;
-use super::paired::Pairs;
 use super::quantiles::{count_effects, latency_effect};
 use super::rules::MetricKind;
+use super::spread::Spread;
 use super::*;
 
 pub(crate) fn presence(
@@ -27,6 +28,7 @@ pub(crate) fn presence(
         fails_gate,
         reason,
         design_effect: None,
+        detectable: None,
     }
 }
 
@@ -115,10 +117,10 @@ pub(crate) fn compare_row(
     rules: &Rules,
     alpha: f64,
     machine: Option<&Allowance>,
-    paired: Option<&Pairs>,
+    spread: Option<&Spread>,
     out: &mut Vec<Comparison>,
 ) {
-    let widen_ratio = |metric: &Metric, values: (f64, f64), interval: (f64, f64)| match paired {
+    let widen_ratio = |metric: &Metric, values: (f64, f64), interval: (f64, f64)| match spread {
         Some(pairs) => pairs.widen_ratio(key, metric, values, interval, alpha),
         None => (interval, String::new()),
     };
@@ -141,8 +143,10 @@ pub(crate) fn compare_row(
         fails_gate: false,
         reason: String::new(),
         design_effect: None,
+        detectable: None,
     };
     let (b_effects, c_effects) = (count_effects(b), count_effects(c));
+    let seconds = run_seconds(b).max(run_seconds(c));
 
     let (tolerance, gated) = rules.for_row(&key.method, &key.name, MetricKind::Latency);
     for &percent in &rules.percentiles {
@@ -174,6 +178,7 @@ pub(crate) fn compare_row(
             Relative {
                 head: format!("{label} {} → {}", ms(bv), ms(cv)),
                 note,
+                seconds,
                 effects,
                 explained: machine.map(|m| (m.latency_factor(q, bv), m.evidence.clone())),
                 values: (bv, cv),
@@ -205,6 +210,7 @@ pub(crate) fn compare_row(
             Relative {
                 head: format!("avg {} → {}", ms(bv), ms(cv)),
                 note: String::new(),
+                seconds,
                 effects,
                 explained: machine.map(|m| (m.latency_factor(0.5, bv), m.evidence.clone())),
                 values: (bv, cv),
@@ -237,7 +243,7 @@ pub(crate) fn compare_row(
         c.requests as f64 / effects.1,
         alpha,
     );
-    let (interval, note) = match paired {
+    let (interval, note) = match spread {
         Some(pairs) => pairs.widen_difference(key, &Metric::FailRate, cv - bv, interval, alpha),
         None => (interval, String::new()),
     };
@@ -255,6 +261,7 @@ pub(crate) fn compare_row(
         points(interval.1),
         dependence_note(effects)
     );
+    comparison.detectable = detectable::difference(cv - bv, interval, tolerance.allowed, seconds);
     conclude(
         &mut comparison,
         head,
@@ -271,6 +278,7 @@ pub(crate) fn compare_row(
             )
         },
     );
+    say_what_was_detectable(&mut comparison, points);
     out.push(comparison);
 
     let (tolerance, gated) = rules.for_row(&key.method, &key.name, MetricKind::Throughput);
@@ -300,6 +308,7 @@ pub(crate) fn compare_row(
                     significant(c.requests_per_second)
                 ),
                 note,
+                seconds,
                 effects,
                 explained: machine.map(|m| (m.throughput_factor(), m.evidence.clone())),
                 values,
@@ -316,6 +325,15 @@ pub(crate) fn compare_row(
             "throughput: cannot be judged, a side has no requests per second".into();
     }
     out.push(comparison);
+}
+
+/// How long a run measured a row: its requests over their rate.
+fn run_seconds(row: &RowStats) -> f64 {
+    if row.requests_per_second > 0.0 {
+        row.requests as f64 / row.requests_per_second
+    } else {
+        0.0
+    }
 }
 
 /// Locust's average is exact where its percentiles are rounded to buckets
@@ -370,6 +388,8 @@ pub(crate) struct Relative {
     head: String,
     /// What the interval came from, when not the runs' own requests alone.
     note: String,
+    /// How long the longer of the two runs measured this row.
+    seconds: f64,
     /// The design effects of baseline and current.
     effects: (f64, f64),
     /// How far the ratio current / baseline is explained by the machines
@@ -393,6 +413,7 @@ pub(crate) fn judge_relative(
     let Relative {
         head,
         note,
+        seconds,
         effects,
         explained,
         values: (baseline, current),
@@ -423,6 +444,7 @@ pub(crate) fn judge_relative(
             "cannot be judged, too few requests to bound this on the side a regression would show; a longer run would".to_owned()
         })
     });
+    comparison.detectable = detectable::relative(change, interval, allowed * worse, worse, seconds);
     conclude(comparison, head, too_few, gated, || {
         let tolerance = percent_text(allowed);
         let judged = decide(change, interval, allowed, worse, beyond_floor, &tolerance);
@@ -463,6 +485,45 @@ pub(crate) fn judge_relative(
             }
         }
     });
+    say_what_was_detectable(comparison, percent_change);
+}
+
+/// Adds to an `unchanged` or `inconclusive` reason how large a change these
+/// runs could have caught, so that neither reads as more than it is.
+pub(crate) fn say_what_was_detectable(comparison: &mut Comparison, text: fn(f64) -> String) {
+    let Some(Detectable {
+        change,
+        run_secs_for_twice_tolerance,
+    }) = comparison.detectable
+    else {
+        return;
+    };
+    if !matches!(
+        comparison.outcome,
+        Outcome::Unchanged | Outcome::Inconclusive
+    ) {
+        return;
+    }
+    comparison.reason.push_str(&format!(
+        "; these runs could catch {} or more",
+        text(change)
+    ));
+    if let Some(secs) = run_secs_for_twice_tolerance {
+        comparison.reason.push_str(&format!(
+            " (runs of {} would catch twice the tolerance)",
+            seconds_text(secs)
+        ));
+    }
+}
+
+fn seconds_text(secs: f64) -> String {
+    if secs < 120.0 {
+        format!("{:.0} s", secs.ceil())
+    } else if secs < 7200.0 {
+        format!("{:.0} min", (secs / 60.0).ceil())
+    } else {
+        format!("{:.0} h", (secs / 3600.0).ceil())
+    }
 }
 
 /// A factor as a change: `×2.4`, or `-18%` for one below 1.

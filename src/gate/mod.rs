@@ -15,12 +15,13 @@
 mod checks;
 mod compare;
 pub mod dependence;
+pub mod detectable;
 mod format;
 pub mod input;
 pub mod machine;
-pub mod paired;
 mod quantiles;
 pub mod rules;
+pub mod spread;
 pub mod stats;
 #[cfg(test)]
 mod tests;
@@ -161,6 +162,9 @@ pub struct Comparison {
     /// time blocks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub design_effect: Option<(f64, f64)>,
+    /// How large a change in the bad direction these runs could have caught.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detectable: Option<detectable::Detectable>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -211,27 +215,28 @@ pub fn judge(current: &RunStats, baseline: Option<&RunStats>, rules: &Rules) -> 
     judge_with(current, baseline, rules, None)
 }
 
-/// Compares the pooled rounds of an interleaved A/B run, each interval at
-/// least as wide as the spread of the paired rounds says. Both sides ran
-/// on one machine in turns, so no difference of machines is allowed for.
-pub fn judge_paired(
-    candidate: &RunStats,
+/// Compares `current` with `baseline`, each interval at least as wide as
+/// the noise between runs allows (`spread.rs`): paired rounds of an
+/// interleaved A/B run, or earlier runs in the history.
+pub fn judge_with_spread(
+    current: &RunStats,
     baseline: &RunStats,
     rules: &Rules,
-    pairs: &paired::Pairs,
+    spread: &spread::Spread,
 ) -> Verdict {
-    judge_with(candidate, Some(baseline), rules, Some(pairs))
+    judge_with(current, Some(baseline), rules, Some(spread))
 }
 
 fn judge_with(
     current: &RunStats,
     baseline: Option<&RunStats>,
     rules: &Rules,
-    pairs: Option<&paired::Pairs>,
+    spread: Option<&spread::Spread>,
 ) -> Verdict {
     let mut comparisons = Vec::new();
+    // Rounds in turns on one machine have no difference of machines.
     let allowance = baseline
-        .filter(|_| pairs.is_none())
+        .filter(|_| !spread.is_some_and(spread::Spread::same_machine))
         .and_then(|b| machine::allowance(b.machine.as_ref(), current.machine.as_ref()));
     if let Some(baseline) = baseline {
         let shared: Vec<&Endpoint> = current
@@ -266,7 +271,7 @@ fn judge_with(
                     rules,
                     alpha,
                     allowance.as_ref(),
-                    pairs,
+                    spread,
                     &mut comparisons,
                 ),
                 (None, Some(c)) => comparisons.push(presence(
@@ -337,11 +342,11 @@ fn judge_with(
         confidence: rules.confidence,
         comparisons_tested,
         counts,
-        noise_model: match (baseline, pairs) {
-            (Some(_), Some(pairs)) => format!(
-                "interleaved A/B: {} pairs of rounds on one machine, each interval at least as wide as the pairs' spread",
-                pairs.pair_count()
-            ),
+        noise_model: match (baseline, spread) {
+            (Some(_), Some(spread)) if spread.same_machine() => spread.describe(),
+            (Some(b), Some(spread)) => {
+                format!("{}; {}", spread.describe(), noise_model(b, current))
+            }
             (Some(b), None) => noise_model(b, current),
             (None, _) => String::new(),
         },
