@@ -400,3 +400,76 @@ fn a_service_that_eats_the_machine_is_not_excused_by_it() {
         .unwrap_or_else(|| panic!("{summary}"));
     assert_eq!(median["outcome"], "regressed", "{median}");
 }
+
+/// With a history of runs that differ by ±40% from one another, a +50%
+/// change between two single runs is within what runs do; without the
+/// history the same pair regresses.
+#[test]
+fn a_history_of_noisy_runs_widens_the_verdict_to_their_spread() {
+    let quiet = DemoApi::with_latency(2);
+    let slower = DemoApi::with_latency(3);
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(
+        dir.path(),
+        "s.toml",
+        "host = \"http://127.0.0.1:1\"\n[load]\nusers = 4\nduration = \"2s\"\n[[user]]\nwait = \"constant(0.005)\"\n  [[user.task]]\n    [[user.task.step]]\n    get = \"/health\"\n",
+    );
+    let history = dir.path().join("history.csv");
+    let mut text = String::from("time,commit,branch,label,method,name,requests,failures,p50_ms,p95_ms,p99_ms,requests_per_second,verdict\r\n");
+    for (i, p50) in [2.0, 4.0, 2.2, 4.4, 2.0, 4.2, 2.1, 4.0].iter().enumerate() {
+        for (method, name) in [("GET", "/health"), ("", "Aggregated")] {
+            text.push_str(&format!(
+                "2026-01-0{}T00:00:00Z,c{i},main,,{method},{name},700,0,{p50},{},{},{},unchanged\r\n",
+                i + 1,
+                p50 * 1.2,
+                p50 * 1.5,
+                700.0 / p50
+            ));
+        }
+    }
+    std::fs::write(&history, &text).unwrap();
+    let baseline = dir.path().join("baseline");
+    let run = |api: &DemoApi, extra: &[&str]| {
+        let output = swarmgate()
+            .arg("run")
+            .arg(&scenario)
+            .args(["-q", "--host", &api.url, "--out"])
+            .arg(dir.path().join("out"))
+            .arg("--baseline")
+            .arg(&baseline)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_no_panic(&output);
+        output
+    };
+    assert_eq!(run(&quiet, &["--update-baseline"]).status.code(), Some(0));
+    let alone = run(&slower, &[]);
+    assert_eq!(alone.status.code(), Some(1), "{}", stdout_of(&alone));
+    let with_history = run(&slower, &["--history", history.to_str().unwrap()]);
+    let stdout = stdout_of(&with_history);
+    assert_eq!(with_history.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("run to run: the spread of 8 earlier runs in the history"),
+        "{stdout}"
+    );
+    let summary = assert_valid_summary(&dir.path().join("out/summary.json"));
+    let median = summary["verdict"]["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "/health" && c["metric"] == "p50")
+        .unwrap_or_else(|| panic!("{summary}"))
+        .clone();
+    assert!(
+        median["reason"]
+            .as_str()
+            .unwrap()
+            .contains("from the spread of 8 earlier runs"),
+        "{median}"
+    );
+    assert!(
+        median["detectable"]["change"].as_f64().unwrap() > 0.5,
+        "{median}"
+    );
+}
