@@ -89,9 +89,11 @@ pub struct RunArgs {
     /// --duration in all; the job takes twice as long.
     #[arg(long, value_name = "BASELINE_URL", conflicts_with_all = ["baseline", "update_baseline"])]
     pub against: Option<String>,
-    /// With --against: how many rounds each side gets, from 3 to 50; by
-    /// default 6, fewer when --duration is shorter than 6 s.
-    #[arg(long, requires = "against", value_parser = clap::value_parser!(u16).range(3..=50))]
+    /// Run the load as this many rounds (3 to 50) that together last
+    /// --duration, and judge with intervals at least as wide as the rounds
+    /// differ; with --against, the rounds each side gets (by default 6,
+    /// fewer when --duration is shorter than 6 s).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(3..=50))]
     pub rounds: Option<u16>,
 }
 

@@ -164,3 +164,35 @@ fn bad_interleaving_flags_are_refused_before_any_load() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2), "{}", stderr_of(&output));
 }
+
+#[test]
+fn rounds_against_a_stored_baseline_judge_with_the_rounds_spread() {
+    let api = DemoApi::with_latency(2);
+    let dir = tempfile::tempdir().unwrap();
+    let baseline = dir.path().join("baseline");
+    let run = |extra: &[&str]| {
+        let output = swarmgate()
+            .arg("run")
+            .arg(scenario(dir.path()))
+            .args(["-q", "--host", &api.url, "--rounds", "3", "--out"])
+            .arg(dir.path().join("out"))
+            .arg("--baseline")
+            .arg(&baseline)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_no_panic(&output);
+        output
+    };
+    let first = run(&["--update-baseline"]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr_of(&first));
+    assert!(baseline.join("histograms.json").exists());
+    let second = run(&[]);
+    let stdout = String::from_utf8_lossy(&second.stdout);
+    assert_eq!(second.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("round to round: the spread of this run's 3 rounds"),
+        "{stdout}"
+    );
+    assert!(!dir.path().join("out").join("baseline").exists());
+}

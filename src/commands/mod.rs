@@ -1,12 +1,12 @@
 //! One function per subcommand: turn parsed flags into a pipeline run.
 
-mod against;
 mod compare;
 #[cfg(feature = "demo")]
 mod demo;
 mod gate;
 mod init;
 mod progress;
+mod rounds;
 mod run;
 
 use std::process::ExitCode;

@@ -72,14 +72,20 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         spread,
         ci: args.ci,
     };
-    if let Some(against) = &args.against {
+    if args.against.is_some() || args.rounds.is_some() {
         // The baseline's side: the same scenario, another host.
-        let mut baseline = crate::config::load(&args.scenario)?.scenario;
-        baseline
-            .apply(&overrides(Some(against.clone())))
-            .map_err(|e| InvalidInput(format!("--against: {}", e.message)))?;
-        let plan = super::against::Interleaved::new(scenario, baseline, args.rounds)?;
-        return super::runtime()?.block_on(super::against::interleave(
+        let baseline = match &args.against {
+            Some(against) => {
+                let mut baseline = crate::config::load(&args.scenario)?.scenario;
+                baseline
+                    .apply(&overrides(Some(against.clone())))
+                    .map_err(|e| InvalidInput(format!("--against: {}", e.message)))?;
+                Some(baseline)
+            }
+            None => None,
+        };
+        let plan = super::rounds::Rounds::new(scenario, baseline, args.rounds)?;
+        return super::runtime()?.block_on(super::rounds::run_rounds(
             plan,
             &args.output,
             args.allow_remote,

@@ -32,6 +32,7 @@ pub const MIN_EARLIER_RUNS: usize = 5;
 enum Source {
     Pairs,
     EarlierRuns,
+    Rounds,
 }
 
 /// Each row's and metric's values from run to run: log values (latency,
@@ -96,6 +97,26 @@ impl Spread {
         }
     }
 
+    /// `rounds` are this run's rounds against one deployment, in order.
+    pub fn of_rounds(rounds: &[RunStats], rules: &Rules) -> Self {
+        let mut values: HashMap<(Endpoint, String), Vec<f64>> = HashMap::new();
+        for round in rounds {
+            for (key, row) in &round.rows {
+                for (metric, value) in row_values(row, rules) {
+                    values
+                        .entry((key.clone(), metric.to_string()))
+                        .or_default()
+                        .push(value);
+                }
+            }
+        }
+        Self {
+            source: Source::Rounds,
+            runs: rounds.len(),
+            values,
+        }
+    }
+
     /// Whether both sides ran on one machine in turns.
     pub fn same_machine(&self) -> bool {
         self.source == Source::Pairs
@@ -110,6 +131,10 @@ impl Spread {
             ),
             Source::EarlierRuns => format!(
                 "run to run: the spread of {} earlier runs in the history, each interval at least as wide as it allows",
+                self.runs
+            ),
+            Source::Rounds => format!(
+                "round to round: the spread of this run's {} rounds, each interval at least as wide as it allows (the baseline taken to vary as much)",
                 self.runs
             ),
         }
@@ -133,17 +158,19 @@ impl Spread {
                 ))
             }
             Source::EarlierRuns if k >= MIN_EARLIER_RUNS => {
-                // Von Neumann: half the mean squared successive difference.
-                let variance = values
-                    .windows(2)
-                    .map(|w| (w[1] - w[0]).powi(2))
-                    .sum::<f64>()
-                    / (2.0 * (k - 1) as f64);
                 let t = student_quantile(1.0 - alpha / 2.0, (k - 1) as u32);
                 // Baseline and current are one run each.
                 Some((
-                    t * (2.0 * variance).sqrt(),
+                    t * (2.0 * successive_variance(values)).sqrt(),
                     format!("; from the spread of {k} earlier runs"),
+                ))
+            }
+            Source::Rounds if k >= MIN_PAIRS => {
+                let t = student_quantile(1.0 - alpha / 2.0, (k - 1) as u32);
+                // This run is the mean of k rounds; so, presumably, is the baseline.
+                Some((
+                    t * (2.0 * successive_variance(values) / k as f64).sqrt(),
+                    format!("; from the spread of {k} rounds"),
                 ))
             }
             _ => None,
@@ -189,6 +216,16 @@ impl Spread {
     }
 }
 
+/// Von Neumann's estimate of the variance: half the mean squared
+/// successive difference, so that a slow trend is not taken for noise.
+fn successive_variance(values: &[f64]) -> f64 {
+    values
+        .windows(2)
+        .map(|w| (w[1] - w[0]).powi(2))
+        .sum::<f64>()
+        / (2.0 * (values.len() - 1) as f64)
+}
+
 /// The wider of a run's own interval and the one from run-to-run noise;
 /// the note only when the latter made a difference.
 fn widened(own: (f64, f64), between: (f64, f64), note: String) -> ((f64, f64), String) {
@@ -201,36 +238,38 @@ fn widened(own: (f64, f64), between: (f64, f64), note: String) -> ((f64, f64), S
     (interval, note)
 }
 
-/// One pair of rounds' differences for each metric it can measure.
+/// One pair of rounds' differences for each metric both can measure.
 fn row_differences(b: &RowStats, c: &RowStats, rules: &Rules) -> Vec<(Metric, f64)> {
+    let baseline = row_values(b, rules);
+    row_values(c, rules)
+        .into_iter()
+        .filter_map(|(metric, value)| {
+            let (_, before) = baseline.iter().find(|(m, _)| *m == metric)?;
+            Some((metric, value - before))
+        })
+        .collect()
+}
+
+/// A round's value of each metric it can measure: log values for latency
+/// and throughput, the failure rate as a fraction.
+fn row_values(s: &RowStats, rules: &Rules) -> Vec<(Metric, f64)> {
     let mut out = Vec::new();
-    let enough = |s: &RowStats| s.requests >= rules.min_samples.max(1);
-    if !(enough(b) && enough(c)) {
+    if s.requests < rules.min_samples.max(1) {
         return out;
     }
     for &percent in &rules.percentiles {
         let q = percent / 100.0;
         // A round must have requests beyond the percentile to place it.
-        let placed = |s: &RowStats| (1.0 - q) * s.timed as f64 >= 1.0;
-        if !(placed(b) && placed(c)) {
+        if (1.0 - q) * (s.timed as f64) < 1.0 {
             continue;
         }
-        if let (Some(bv), Some(cv)) = (
-            quantile(&b.latency, q, b.timed),
-            quantile(&c.latency, q, c.timed),
-        ) {
-            if bv > 0.0 && cv > 0.0 {
-                out.push((Metric::Percentile(percent), (cv / bv).ln()));
-            }
+        if let Some(value) = quantile(&s.latency, q, s.timed).filter(|v| *v > 0.0) {
+            out.push((Metric::Percentile(percent), value.ln()));
         }
     }
-    let rate = |s: &RowStats| s.failures as f64 / s.requests as f64;
-    out.push((Metric::FailRate, rate(c) - rate(b)));
-    if b.requests_per_second > 0.0 && c.requests_per_second > 0.0 {
-        out.push((
-            Metric::Throughput,
-            (c.requests_per_second / b.requests_per_second).ln(),
-        ));
+    out.push((Metric::FailRate, s.failures as f64 / s.requests as f64));
+    if s.requests_per_second > 0.0 {
+        out.push((Metric::Throughput, s.requests_per_second.ln()));
     }
     out
 }
