@@ -71,6 +71,8 @@ fn the_same_service_in_turns_passes_and_both_sides_are_kept() {
             assert!(side.join(file).exists(), "{}", side.join(file).display());
         }
     }
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("3 pairs of rounds on one machine"), "the noise model is in the report");
     // The baseline's side is a results directory like any: compare reads it.
     let again = swarmgate()
         .args(["compare"])

@@ -81,6 +81,10 @@ headers = { Authorization = "Bearer {{ token }}" }
         html.contains("HTTP 404 Not Found"),
         "failures grouped by message"
     );
+    assert!(
+        html.contains("id=\"run-machine\"") && html.contains("generator timer lag p50"),
+        "the machine watch is in the report"
+    );
     for chart in [
         "chart-users",
         "chart-throughput",

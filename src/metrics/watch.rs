@@ -72,6 +72,30 @@ impl MachineWatch {
         Ok(())
     }
 
+    /// One line for people: the report's and the verdict's.
+    pub fn describe(&self) -> String {
+        let percent = |share: f64| format!("{:.1}%", share * 100.0);
+        let mut text = format!(
+            "generator timer lag p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; generator CPU {:.2} of {} cores; CPU pressure {} ({}), steal {}, load average {:.2}",
+            self.timer_lag_p50_ms,
+            self.timer_lag_p99_ms,
+            self.timer_lag_max_ms,
+            self.generator_cores,
+            self.cores,
+            percent(self.cpu_pressure),
+            if self.pressure_measured { "PSI" } else { "from the load average" },
+            percent(self.steal),
+            self.load_average
+        );
+        if let Some(background) = self.background {
+            text.push_str(&format!(
+                "; before the load a busy thread got {} of a CPU",
+                percent(background.cpu_share)
+            ));
+        }
+        text
+    }
+
     /// The share of time a runnable task waits, from a load average:
     /// with `load` runnable tasks on `cores`, all but `cores` of them wait.
     pub fn pressure_from_load(load: f64, cores: u32) -> f64 {

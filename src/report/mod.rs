@@ -47,6 +47,8 @@ pub struct RunMeta {
     /// What the user should know about how the run went, e.g. that the open
     /// model fell behind its schedule.
     pub warnings: Vec<String>,
+    /// How the generator and its machine fared, in words.
+    pub machine: Option<String>,
 }
 
 impl From<&RunSummary> for RunMeta {
@@ -63,6 +65,7 @@ impl From<&RunSummary> for RunMeta {
             commit: run.commit.clone(),
             interrupted: run.interrupted,
             warnings: run.warnings.clone(),
+            machine: run.machine.as_ref().map(|m| m.describe()),
         }
     }
 }
@@ -156,6 +159,8 @@ struct VerdictView {
     missing: usize,
     breached: usize,
     baseline: Option<String>,
+    noise_model: String,
+    machine: Option<String>,
     comparisons: Vec<ComparisonRow>,
     thresholds: Vec<ThresholdRow>,
 }
@@ -267,6 +272,8 @@ fn verdict_view(verdict: &Verdict) -> VerdictView {
         missing: c.missing,
         breached: c.thresholds_breached,
         baseline: verdict.baseline.clone(),
+        noise_model: verdict.noise_model.clone(),
+        machine: verdict.machine.clone(),
         comparisons: {
             let mut ordered: Vec<_> = verdict.comparisons.iter().collect();
             ordered.sort_by_key(|c| urgency(c));
