@@ -72,7 +72,10 @@ fn the_same_service_in_turns_passes_and_both_sides_are_kept() {
         }
     }
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
-    assert!(html.contains("3 pairs of rounds on one machine"), "the noise model is in the report");
+    assert!(
+        html.contains("3 pairs of rounds on one machine"),
+        "the noise model is in the report"
+    );
     // The baseline's side is a results directory like any: compare reads it.
     let again = swarmgate()
         .args(["compare"])

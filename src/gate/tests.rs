@@ -397,3 +397,47 @@ fn a_locust_row_slower_only_in_its_exact_average_regresses() {
         "3 percentiles, avg, failures, throughput"
     );
 }
+
+/// A row of a few hundred requests that slows ×2 is caught by its median,
+/// among twenty other rows' comparisons, whatever its p95 and p99 can show:
+/// no pooling of percentiles is needed for that. Its p99 cannot be judged,
+/// and every unchanged or inconclusive comparison says what it could catch.
+#[test]
+fn a_small_row_slowed_twice_is_caught_by_its_median() {
+    let mut baseline_rows: Vec<(&str, RowStats)> = vec![("/small", row(300, 1.0, 0, 1))];
+    let mut current_rows: Vec<(&str, RowStats)> = vec![("/small", row(300, 2.0, 0, 2))];
+    let names: Vec<String> = (0..4).map(|i| format!("/busy{i}")).collect();
+    for (i, name) in names.iter().enumerate() {
+        baseline_rows.push((name, row(20_000, 1.0, 0, 10 + i as u64)));
+        current_rows.push((name, row(20_000, 1.0, 0, 20 + i as u64)));
+    }
+    let verdict = judge(
+        &run(current_rows),
+        Some(&run(baseline_rows)),
+        &Rules::default(),
+    );
+    let small: Vec<_> = verdict
+        .comparisons
+        .iter()
+        .filter(|c| c.endpoint.name == "/small")
+        .collect();
+    let p50 = small
+        .iter()
+        .find(|c| c.metric == Metric::Percentile(50.0))
+        .unwrap();
+    assert_eq!(p50.outcome, Outcome::Regressed, "{}", p50.reason);
+    let p99 = small
+        .iter()
+        .find(|c| c.metric == Metric::Percentile(99.0))
+        .unwrap();
+    assert_eq!(p99.outcome, Outcome::Unjudged, "{}", p99.reason);
+    assert!(p99.detectable.is_none());
+    for c in verdict
+        .comparisons
+        .iter()
+        .filter(|c| matches!(c.outcome, Outcome::Unchanged | Outcome::Inconclusive))
+    {
+        assert!(c.reason.contains("these runs could catch"), "{}", c.reason);
+        assert!(c.detectable.is_some());
+    }
+}
