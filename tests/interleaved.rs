@@ -3,14 +3,12 @@
 
 mod common;
 
-use common::{assert_no_panic, stderr_of, swarmgate, write_scenario, DemoApi};
+use common::{
+    assert_no_panic, comparison, health_scenario, run_with_baseline, stderr_of, swarmgate, DemoApi,
+};
 
 fn scenario(dir: &std::path::Path) -> std::path::PathBuf {
-    write_scenario(
-        dir,
-        "s.toml",
-        "host = \"http://127.0.0.1:1\"\n[load]\nusers = 4\nspawn_rate = 100\nduration = \"3s\"\n[[user]]\nwait = \"constant(0.005)\"\n  [[user.task]]\n    [[user.task.step]]\n    get = \"/health\"\n",
-    )
+    health_scenario(dir, "3s")
 }
 
 fn interleave(
@@ -105,13 +103,7 @@ fn a_slower_candidate_fails_and_the_reason_names_the_pairs() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     let summary = summary(&out);
-    let median = summary["verdict"]["comparisons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "/health" && c["metric"] == "p50")
-        .unwrap_or_else(|| panic!("{summary}"))
-        .clone();
+    let median = comparison(&summary, "/health", "p50");
     assert_eq!(median["outcome"], "regressed", "{median}");
     assert!(
         summary["verdict"]["machine"].is_null(),
@@ -174,20 +166,12 @@ fn bad_interleaving_flags_are_refused_before_any_load() {
 fn rounds_against_a_stored_baseline_judge_with_the_rounds_spread() {
     let api = DemoApi::with_latency(2);
     let dir = tempfile::tempdir().unwrap();
-    let baseline = dir.path().join("baseline");
+    let (out, baseline) = (dir.path().join("out"), dir.path().join("baseline"));
+    let scenario = scenario(dir.path());
     let run = |extra: &[&str]| {
-        let output = swarmgate()
-            .arg("run")
-            .arg(scenario(dir.path()))
-            .args(["-q", "--host", &api.url, "--rounds", "3", "--out"])
-            .arg(dir.path().join("out"))
-            .arg("--baseline")
-            .arg(&baseline)
-            .args(extra)
-            .output()
-            .unwrap();
-        assert_no_panic(&output);
-        output
+        let mut extra = extra.to_vec();
+        extra.extend(["--rounds", "3"]);
+        run_with_baseline(&scenario, &api.url, &out, &baseline, &extra)
     };
     let first = run(&["--update-baseline"]);
     assert_eq!(first.status.code(), Some(0), "{}", stderr_of(&first));

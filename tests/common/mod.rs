@@ -109,6 +109,54 @@ pub fn write_scenario(dir: &Path, name: &str, body: &str) -> PathBuf {
     path
 }
 
+/// A scenario of 4 users asking for /health every 5 ms for `duration`; the
+/// host comes from `--host`.
+pub fn health_scenario(dir: &Path, duration: &str) -> PathBuf {
+    write_scenario(
+        dir,
+        "health.toml",
+        &format!("host = \"http://127.0.0.1:1\"\n[load]\nusers = 4\nspawn_rate = 100\nduration = \"{duration}\"\n[[user]]\nwait = \"constant(0.005)\"\n  [[user.task]]\n    [[user.task.step]]\n    get = \"/health\"\n"),
+    )
+}
+
+/// `swarmgate run SCENARIO -q --host URL --out OUT --baseline BASELINE
+/// EXTRA…`, checked for panics.
+pub fn run_with_baseline(
+    scenario: &Path,
+    url: &str,
+    out: &Path,
+    baseline: &Path,
+    extra: &[&str],
+) -> std::process::Output {
+    let output = swarmgate()
+        .arg("run")
+        .arg(scenario)
+        .args(["-q", "--host", url, "--out"])
+        .arg(out)
+        .arg("--baseline")
+        .arg(baseline)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert_no_panic(&output);
+    output
+}
+
+/// The comparison of `name`'s `metric` in a summary.json.
+pub fn comparison<'a>(
+    summary: &'a serde_json::Value,
+    name: &str,
+    metric: &str,
+) -> &'a serde_json::Value {
+    summary["verdict"]["comparisons"]
+        .as_array()
+        .and_then(|all| {
+            all.iter()
+                .find(|c| c["name"] == name && c["metric"] == metric)
+        })
+        .unwrap_or_else(|| panic!("no {name} {metric} in {summary}"))
+}
+
 /// A CSV as a header and rows of cells.
 pub struct Table {
     pub header: Vec<String>,
