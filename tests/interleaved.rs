@@ -185,3 +185,24 @@ fn rounds_against_a_stored_baseline_judge_with_the_rounds_spread() {
     );
     assert!(!dir.path().join("out").join("baseline").exists());
 }
+
+/// A base build that answers nothing but errors would make any candidate
+/// look better: no verdict, exit 3, never a pass.
+#[test]
+fn a_baseline_deployment_that_fails_everything_gives_no_verdict() {
+    let healthy = DemoApi::with_latency(2);
+    let broken = DemoApi::with_faults(swarmgate::demo::Faults {
+        error_rate: 1.0,
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let output = interleave(&healthy, &broken, &out, &[]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr_of(&output));
+    assert!(
+        stderr_of(&output).contains("no request succeeded"),
+        "{}",
+        stderr_of(&output)
+    );
+    assert!(out.join("baseline").join("stats.csv").exists());
+}

@@ -236,6 +236,19 @@ pub async fn run_rounds(
             };
             side.results.write(&run)?;
             side.observer.finish();
+            // A base build that is down makes every change look like an
+            // improvement; a verdict against it would wave the candidate through.
+            let total = &run.stats.total;
+            if total.requests == total.failures {
+                crate::errln!(
+                    "error: --against {}: no request succeeded ({} sent, {} failed), so there is nothing to compare the candidate with and no verdict (its side is in {})",
+                    side.scenario.host,
+                    total.requests,
+                    total.failures,
+                    side.results.path().display()
+                );
+                return Ok(ExitCode::from(3));
+            }
             Some(run_stats(&run, &side.results.path().display().to_string()))
         }
         None => gate.baseline.clone(),
