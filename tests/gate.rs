@@ -105,6 +105,106 @@ fn genuine_locust_slowdown_fails_and_names_the_endpoint() {
     );
 }
 
+/// Locust's `--csv-full-history` writes every row's cumulative counts once a
+/// second: the gate takes time blocks from them, so the 404s that come in
+/// nines widen the failure rate's interval, and the verdicts still hold.
+#[test]
+fn genuine_locust_full_history_gives_time_blocks_and_the_verdicts_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.json");
+    for (current, baseline) in [
+        ("full-b_stats.csv", "full-a_stats.csv"),
+        ("full-a_stats.csv", "full-b_stats.csv"),
+    ] {
+        let output = compare(
+            &locust(current),
+            &locust(baseline),
+            &["--summary-json", summary.to_str().unwrap()],
+        );
+        let text = stdout_of(&output);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{current} vs {baseline}:\n{text}"
+        );
+        assert!(
+            text.contains("Noise: requests in time blocks (29 and 29)"),
+            "{text}"
+        );
+    }
+    let summary = assert_valid_summary(&summary);
+    let products = comparison(&summary, "/api/v1/products/[id]/", "fail_rate");
+    let effects = products["design_effect"].as_array().unwrap();
+    assert!(
+        effects.iter().all(|e| e.as_f64().unwrap() > 1.5),
+        "404s in nines are correlated: {effects:?}"
+    );
+
+    let output = compare(
+        &locust("full-slow_stats.csv"),
+        &locust("full-a_stats.csv"),
+        &[],
+    );
+    let text = stdout_of(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("✗ GET /api/v1/products/[id]/ avg 11.3 ms → 13.7 ms (+21%, CI +"),
+        "{text}"
+    );
+}
+
+/// A history beside a Locust CSV that cannot be from its run is refused by
+/// file and line, and the CSV alone is still read when it is removed.
+#[test]
+fn a_history_that_does_not_belong_to_its_stats_csv_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let current = dir.path().join("run_stats.csv");
+    std::fs::copy(locust("full-b_stats.csv"), &current).unwrap();
+    let history = std::fs::read_to_string(locust("full-b_stats_history.csv")).unwrap();
+    let history_path = dir.path().join("run_stats_history.csv");
+    let lines: Vec<&str> = history.split("\r\n").collect();
+    // Line 21 is the first row of a later write, POST /api/v1/auth/token/
+    // (no failures): its count set to zero.
+    let mut cells: Vec<String> = lines[20].split(',').map(str::to_owned).collect();
+    assert_eq!(cells[3], "/api/v1/auth/token/");
+    cells[17] = "0".into();
+    let broken: Vec<String> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 20 {
+                cells.join(",")
+            } else {
+                (*l).to_owned()
+            }
+        })
+        .collect();
+    std::fs::write(&history_path, broken.join("\r\n")).unwrap();
+    let output = compare(current.to_str().unwrap(), &locust("full-a_stats.csv"), &[]);
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("run_stats_history.csv:21: the Total Request Count")
+            && stderr.contains("fell from"),
+        "{stderr}"
+    );
+
+    std::fs::copy(locust("base-b_stats_history.csv"), &history_path).unwrap();
+    let output = compare(current.to_str().unwrap(), &locust("full-a_stats.csv"), &[]);
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("is the history from another run?"),
+        "{stderr}"
+    );
+
+    std::fs::remove_file(&history_path).unwrap();
+    let output = compare(current.to_str().unwrap(), &locust("full-a_stats.csv"), &[]);
+    let text = stdout_of(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(text.contains("requests taken as independent"), "{text}");
+}
+
 #[test]
 fn csv_variants_locust_writes_are_read() {
     // LF line ends and a byte-order mark, as other tools rewrite Locust files.

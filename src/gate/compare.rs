@@ -5,7 +5,7 @@ use super::detectable::{self, Detectable};
 use super::format::{percent_text, percent_value, points, trim_number};
 use super::input::RowStats;
 use super::machine::Allowance;
-use super::quantiles::{count_effects, latency_effect};
+use super::quantiles::{count_effects, latency_effect, latency_spread_ms};
 use super::rules::MetricKind;
 use super::spread::Spread;
 use super::*;
@@ -353,31 +353,6 @@ fn mean_interval(row: &RowStats, alpha: f64, effect: f64) -> (f64, f64) {
     let z = stats::normal_quantile(1.0 - alpha / 2.0);
     let spread = z * latency_spread_ms(row) / (row.timed as f64 / effect.max(1.0)).sqrt();
     ((row.average_ms - spread).max(0.0), row.average_ms + spread)
-}
-
-/// The standard deviation of a row's latency, ms.
-fn latency_spread_ms(row: &RowStats) -> f64 {
-    use super::input::Latency;
-    match &row.latency {
-        Latency::Exact(histogram) => histogram.stdev() / 1000.0,
-        Latency::Ladder {
-            points,
-            min_ms,
-            max_ms,
-        } => {
-            // The quantile function through the columns, sampled evenly.
-            let steps = 2000;
-            let values: Vec<f64> = (0..steps)
-                .map(|i| {
-                    let fraction = (i as f64 + 0.5) / steps as f64;
-                    super::quantiles::ladder_quantile(points, *min_ms, *max_ms, fraction)
-                })
-                .collect();
-            let mean = values.iter().sum::<f64>() / steps as f64;
-            let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / steps as f64;
-            variance.sqrt()
-        }
-    }
 }
 
 /// A metric judged by its relative change, with the interval of the ratio

@@ -46,9 +46,23 @@ pub struct BlockCounts {
     pub secs: f64,
     pub requests: u64,
     pub failures: u64,
-    /// Response times as (highest µs of a bucket, requests at or below it),
-    /// ascending: cumulative, for counts below a quantile.
-    pub latency_at_or_below: Vec<(u64, u64)>,
+    pub latency: BlockLatency,
+}
+
+/// What a block knows of its response times.
+#[derive(Debug, Clone)]
+pub enum BlockLatency {
+    /// As (highest µs of a bucket, requests at or below it), ascending:
+    /// cumulative, for counts below a quantile (a run's own blocks).
+    AtOrBelow(Vec<(u64, u64)>),
+    /// Only how many and their sum, ms (a Locust history's Total columns).
+    Sum { timed: u64, total_ms: f64 },
+}
+
+impl Default for BlockLatency {
+    fn default() -> Self {
+        Self::AtOrBelow(Vec::new())
+    }
 }
 
 impl BlockCounts {
@@ -60,7 +74,7 @@ impl BlockCounts {
             };
         };
         let mut seen = 0;
-        let latency_at_or_below = stats
+        let at_or_below = stats
             .histogram
             .iter_recorded()
             .map(|v| {
@@ -72,24 +86,25 @@ impl BlockCounts {
             secs,
             requests: stats.requests,
             failures: stats.failures,
-            latency_at_or_below,
+            latency: BlockLatency::AtOrBelow(at_or_below),
         }
     }
 
     pub fn timed(&self) -> u64 {
-        self.latency_at_or_below.last().map_or(0, |&(_, n)| n)
+        match &self.latency {
+            BlockLatency::AtOrBelow(counts) => counts.last().map_or(0, |&(_, n)| n),
+            BlockLatency::Sum { timed, .. } => *timed,
+        }
     }
 
-    /// Timed requests of this block that took at most `micros`.
-    pub fn at_or_below(&self, micros: u64) -> u64 {
-        let i = self
-            .latency_at_or_below
-            .partition_point(|&(v, _)| v <= micros);
-        if i == 0 {
-            0
-        } else {
-            self.latency_at_or_below[i - 1].1
-        }
+    /// Timed requests of this block that took at most `micros`; `None` when
+    /// the block has only a sum.
+    pub fn at_or_below(&self, micros: u64) -> Option<u64> {
+        let BlockLatency::AtOrBelow(counts) = &self.latency else {
+            return None;
+        };
+        let i = counts.partition_point(|&(v, _)| v <= micros);
+        Some(if i == 0 { 0 } else { counts[i - 1].1 })
     }
 }
 

@@ -374,6 +374,7 @@ fn comparisons_per_row(b: &input::RowStats, c: &input::RowStats, rules: &Rules) 
 
 /// The noise model in words: blocks on both sides, or independence.
 fn noise_model(baseline: &RunStats, current: &RunStats) -> String {
+    let has_blocks = |row: &input::RowStats| row.blocks.len() >= dependence::MIN_BLOCKS;
     let blocks = |run: &RunStats| {
         run.rows
             .get(&Endpoint::aggregated())
@@ -381,15 +382,29 @@ fn noise_model(baseline: &RunStats, current: &RunStats) -> String {
     };
     let (b, c) = (blocks(baseline), blocks(current));
     if b >= dependence::MIN_BLOCKS && c >= dependence::MIN_BLOCKS {
-        format!(
-            "requests in time blocks ({b} and {c}): intervals widen where requests were correlated"
-        )
+        let shared: Vec<bool> = current
+            .rows
+            .iter()
+            .filter(|(key, _)| !key.is_aggregated())
+            .filter_map(|(key, row)| Some(has_blocks(row) && has_blocks(baseline.rows.get(key)?)))
+            .collect();
+        let with = shared.iter().filter(|&&b| b).count();
+        if with == shared.len() {
+            format!(
+                "requests in time blocks ({b} and {c}): intervals widen where requests were correlated"
+            )
+        } else {
+            format!(
+                "requests in time blocks ({b} and {c}) for Aggregated and {with} of {} endpoints, the others taken as independent (a Locust history without --csv-full-history has Aggregated alone)",
+                shared.len()
+            )
+        }
     } else {
         let without = if b < dependence::MIN_BLOCKS {
             "the baseline"
         } else {
             "this run"
         };
-        format!("requests taken as independent: {without} has no time blocks (a stats CSV or an older results directory)")
+        format!("requests taken as independent: {without} has no time blocks (a stats CSV without its stats history, or an older results directory)")
     }
 }

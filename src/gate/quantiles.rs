@@ -1,7 +1,7 @@
 //! Latency quantiles and their distribution-free intervals, from exact
 //! histograms or from Locust's percentile columns.
 
-use super::input::{Latency, RowStats, RunStats};
+use super::input::{BlockLatency, Latency, RowStats, RunStats};
 use super::{dependence, stats};
 use crate::endpoint::Endpoint;
 
@@ -67,21 +67,66 @@ pub fn quantile_interval(latency: &Latency, q: f64, n: u64, alpha: f64, effect: 
 }
 
 /// The design effect of the `q` quantile: how unevenly the requests at or
-/// below the run's `q` quantile spread over its time blocks. 1 without blocks.
+/// below the run's `q` quantile spread over its time blocks. Blocks that
+/// know only their sum of response times (a Locust history) give the
+/// effect of the mean instead, which errs wide for a quantile. 1 without
+/// blocks.
 pub fn latency_effect(row: &RowStats, q: f64) -> f64 {
     if row.blocks.is_empty() || row.timed == 0 {
         return 1.0;
+    }
+    if let Some(sums) = block_sums(row) {
+        let spread = latency_spread_ms(row);
+        return dependence::mean(&sums, spread * spread).unwrap_or(1.0);
     }
     let Some(estimate_ms) = quantile(&row.latency, q, row.timed) else {
         return 1.0;
     };
     let micros = (estimate_ms * 1000.0).round() as u64;
-    let per_block: Vec<(f64, f64)> = row
+    let per_block: Option<Vec<(f64, f64)>> = row
         .blocks
         .iter()
-        .map(|b| (b.at_or_below(micros) as f64, b.timed() as f64))
+        .map(|b| Some((b.at_or_below(micros)? as f64, b.timed() as f64)))
         .collect();
-    dependence::proportion(&per_block).unwrap_or(1.0)
+    per_block
+        .and_then(|blocks| dependence::proportion(&blocks))
+        .unwrap_or(1.0)
+}
+
+/// The blocks as (sum of response times in ms, timed requests), when that
+/// is all they know.
+fn block_sums(row: &RowStats) -> Option<Vec<(f64, f64)>> {
+    row.blocks
+        .iter()
+        .map(|b| match b.latency {
+            BlockLatency::Sum { timed, total_ms } => Some((total_ms, timed as f64)),
+            BlockLatency::AtOrBelow(_) => None,
+        })
+        .collect()
+}
+
+/// The standard deviation of a row's latency, ms.
+pub fn latency_spread_ms(row: &RowStats) -> f64 {
+    match &row.latency {
+        Latency::Exact(histogram) => histogram.stdev() / 1000.0,
+        Latency::Ladder {
+            points,
+            min_ms,
+            max_ms,
+        } => {
+            // The quantile function through the columns, sampled evenly.
+            let steps = 2000;
+            let values: Vec<f64> = (0..steps)
+                .map(|i| {
+                    let fraction = (i as f64 + 0.5) / steps as f64;
+                    ladder_quantile(points, *min_ms, *max_ms, fraction)
+                })
+                .collect();
+            let mean = values.iter().sum::<f64>() / steps as f64;
+            let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / steps as f64;
+            variance.sqrt()
+        }
+    }
 }
 
 /// The design effect of the failure rate, and of the request rate. The rate

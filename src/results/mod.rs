@@ -4,6 +4,7 @@
 mod blocks;
 pub mod failures_csv;
 pub mod histograms;
+mod history_blocks;
 mod history_csv;
 pub mod locust;
 mod stats_csv;
@@ -29,7 +30,8 @@ use crate::InvalidInput;
 /// A run's statistics as the gate compares them, from a stats CSV (ours or
 /// Locust's) or a results directory (its histograms.json when present, which
 /// is exact, else its stats.csv). A `stats.csv` with a histograms.json
-/// beside it is read from the histograms.
+/// beside it is read from the histograms; any other stats CSV takes its
+/// time blocks from the stats history beside it, when there is one.
 pub fn load_stats(path: &Path) -> anyhow::Result<RunStats> {
     if path.is_dir() {
         let histograms_path = path.join(histograms::FILE_NAME);
@@ -50,9 +52,16 @@ pub fn load_stats(path: &Path) -> anyhow::Result<RunStats> {
             return load_stats(dir);
         }
     }
-    let bytes = crate::bounds::read_file(path, crate::bounds::MAX_DATA_FILE)
-        .map_err(|e| InvalidInput(format!("cannot read {}: {e}", path.display())))?;
-    Ok(parse_stats_csv(&bytes, path)?)
+    let read = |path: &Path| {
+        crate::bounds::read_file(path, crate::bounds::MAX_DATA_FILE)
+            .map_err(|e| InvalidInput(format!("cannot read {}: {e}", path.display())))
+    };
+    let mut stats = parse_stats_csv(&read(path)?, path)?;
+    // Its stats history, when beside it, has the run in time blocks.
+    if let Some(history) = history_blocks::path_beside(path).filter(|p| p.is_file()) {
+        history_blocks::attach(&mut stats, &read(&history)?, &history)?;
+    }
+    Ok(stats)
 }
 
 /// Reads a baseline and checks that it has every percentile the rules compare.

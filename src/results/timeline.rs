@@ -11,7 +11,7 @@ use crate::InvalidInput;
 /// Charts of an hour's run stay small.
 pub const MAX_POINTS: usize = 900;
 /// Year 5138: past any real clock, far from overflowing any sum of seconds.
-const MAX_UNIX_TIMESTAMP: f64 = 1e11;
+pub(super) const MAX_UNIX_TIMESTAMP: f64 = 1e11;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TimelinePoint {
