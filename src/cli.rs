@@ -198,6 +198,10 @@ pub struct CompareArgs {
     pub rules: Option<PathBuf>,
     #[command(flatten)]
     pub gate: GateArgs,
+    /// Judge against the noise between runs that this history (kept by
+    /// `run --history`) shows; it is only read.
+    #[arg(long)]
+    pub history: Option<PathBuf>,
     /// Also write the verdict as JSON (summary.json's format) to this file.
     #[arg(long)]
     pub summary_json: Option<PathBuf>,

@@ -301,6 +301,20 @@ pub fn last_runs(rows: &[HistoryRow], runs: usize) -> Vec<Vec<&HistoryRow>> {
     grouped.into_iter().skip(skip).collect()
 }
 
+/// How far back the history teaches the gate: recent enough to be the same
+/// service on the same kind of runner, many enough for a t interval.
+const MAX_EARLIER_RUNS: usize = 30;
+
+/// The noise between runs that the history at `path` shows, from its last
+/// healthy runs; `None` with too few of them. The file is only read.
+pub fn spread_between_runs(
+    path: &Path,
+) -> Result<Option<crate::gate::spread::Spread>, InvalidInput> {
+    let earlier = earlier_runs(&read(path)?, MAX_EARLIER_RUNS);
+    Ok((earlier.len() >= crate::gate::spread::MIN_EARLIER_RUNS)
+        .then(|| crate::gate::spread::Spread::of_earlier_runs(&earlier)))
+}
+
 /// The last `runs` healthy runs (none of whose rows regressed), oldest
 /// first, as the values from which the gate learns the noise between runs.
 pub fn earlier_runs(rows: &[HistoryRow], runs: usize) -> Vec<crate::gate::spread::EarlierRun> {

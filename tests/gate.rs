@@ -538,4 +538,36 @@ fn a_history_of_noisy_runs_widens_the_verdict_to_their_spread() {
         median["detectable"]["change"].as_f64().unwrap() > 0.5,
         "{median}"
     );
+
+    // Offline, `compare --history` judges the same pair the same way and
+    // leaves the history as it was.
+    let kept = std::fs::read(&history).unwrap();
+    let offline = |extra: &[&str]| {
+        let output = swarmgate()
+            .arg("compare")
+            .arg(&out)
+            .arg("--baseline")
+            .arg(&baseline)
+            .args(extra)
+            .arg("--report")
+            .arg(dir.path().join("report.html"))
+            .output()
+            .unwrap();
+        assert_no_panic(&output);
+        output
+    };
+    let alone = offline(&[]);
+    assert_eq!(alone.status.code(), Some(1), "{}", stdout_of(&alone));
+    let with_history = offline(&["--history", history.to_str().unwrap()]);
+    let stdout = stdout_of(&with_history);
+    assert_eq!(with_history.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("run to run: the spread of"), "{stdout}");
+    assert_eq!(std::fs::read(&history).unwrap(), kept);
+    let missing = offline(&["--history", "no-such-history.csv"]);
+    let stderr = stderr_of(&missing);
+    assert_eq!(missing.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--history no-such-history.csv: no such file"),
+        "{stderr}"
+    );
 }

@@ -17,7 +17,22 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let baseline = crate::results::load_baseline(&args.baseline, &rules)?;
     let current = crate::results::load_stats(&args.current)?;
     crate::gate::rules::check_percentiles(&current, &rules)?;
-    let verdict = judge_and_print(&current, Some(&baseline), &rules, None, args.verbose);
+    let spread = match &args.history {
+        Some(path) if !path.is_file() => return Err(crate::InvalidInput(format!(
+            "--history {}: no such file; compare only reads a history, which `run --history` keeps",
+            path.display()
+        ))
+        .into()),
+        Some(path) => crate::history::spread_between_runs(path)?,
+        None => None,
+    };
+    let verdict = judge_and_print(
+        &current,
+        Some(&baseline),
+        &rules,
+        spread.as_ref(),
+        args.verbose,
+    );
     let code = if verdict.passed { 0 } else { 1 };
     let curves = Curves::of(&current, Some(&baseline));
     if let Some(path) = &args.summary_json {

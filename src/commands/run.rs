@@ -57,13 +57,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     });
     // A history that does not parse is reported now and left untouched.
     // Its healthy runs tell the gate how much runs differ from one another.
-    let mut spread = None;
-    if let Some(path) = &args.history {
-        let earlier = crate::history::earlier_runs(&crate::history::read(path)?, MAX_EARLIER_RUNS);
-        if earlier.len() >= crate::gate::spread::MIN_EARLIER_RUNS {
-            spread = Some(crate::gate::spread::Spread::of_earlier_runs(&earlier));
-        }
-    }
+    let spread = match &args.history {
+        Some(path) => crate::history::spread_between_runs(path)?,
+        None => None,
+    };
     let gate = Gate {
         rules,
         baseline,
@@ -151,10 +148,6 @@ pub struct Gate {
     pub spread: Option<crate::gate::spread::Spread>,
     pub ci: CiArgs,
 }
-
-/// How far back the history teaches the gate: recent enough to be the same
-/// service on the same kind of runner, many enough for a t interval.
-const MAX_EARLIER_RUNS: usize = 30;
 
 /// The pipeline shared by `run` and `demo`: check the target, swarm, write
 /// the results directory, judge, tell.
