@@ -9,7 +9,7 @@
 
 use std::fmt::Write as _;
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::endpoint::Endpoint;
 use crate::gate::input::RunStats;
@@ -139,6 +139,19 @@ pub fn rows_of(current: &RunStats, verdict: &Verdict, label: &RunLabel) -> Vec<H
         .collect()
 }
 
+/// Reads a history that must already exist: for the commands that only read
+/// one, where a missing file is a typo, not a history yet to start.
+pub fn read_existing(path: &Path, what: &str) -> Result<Vec<HistoryRow>, InvalidInput> {
+    if !path.is_file() {
+        return Err(InvalidInput(format!(
+            "{what} {}: no such file; `run --history {}` starts a history",
+            path.display(),
+            path.display()
+        )));
+    }
+    read(path)
+}
+
 /// Reads a history file; a missing file is an empty history.
 pub fn read(path: &Path) -> Result<Vec<HistoryRow>, InvalidInput> {
     match crate::bounds::read_file(path, crate::bounds::MAX_DATA_FILE) {
@@ -239,19 +252,20 @@ pub(crate) fn parse(bytes: &[u8], path: &Path) -> Result<Vec<HistoryRow>, Invali
 /// replacement. On any error the file is as it was. Returns the whole
 /// history, the new rows last.
 pub fn append(path: &Path, new_rows: &[HistoryRow]) -> anyhow::Result<Vec<HistoryRow>> {
-    let lock_path = lock_path(path);
-    let lock = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| {
-            InvalidInput(format!(
-                "--history {}: cannot create the lock file {}: {e}",
-                path.display(),
-                lock_path.display()
-            ))
-        })?;
+    // The lock is on the directory, not on a file beside the history: the
+    // history itself is replaced by a rename, and a lock file would be left
+    // next to it for a team to commit by mistake.
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let lock = File::open(dir).map_err(|e| {
+        InvalidInput(format!(
+            "--history {}: cannot open its directory {} to lock it: {e}",
+            path.display(),
+            dir.display()
+        ))
+    })?;
     lock.lock()?;
     let existing = match crate::bounds::read_file(path, crate::bounds::MAX_DATA_FILE) {
         Ok(bytes) => bytes,
@@ -279,15 +293,6 @@ pub fn append(path: &Path, new_rows: &[HistoryRow]) -> anyhow::Result<Vec<Histor
     Ok(history)
 }
 
-fn lock_path(path: &Path) -> PathBuf {
-    let mut name = path
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    name.push(".lock");
-    path.with_file_name(name)
-}
-
 /// The last `runs` runs, oldest first, each as its rows.
 pub fn last_runs(rows: &[HistoryRow], runs: usize) -> Vec<Vec<&HistoryRow>> {
     let mut grouped: Vec<Vec<&HistoryRow>> = Vec::new();
@@ -305,14 +310,12 @@ pub fn last_runs(rows: &[HistoryRow], runs: usize) -> Vec<Vec<&HistoryRow>> {
 /// service on the same kind of runner, many enough for a t interval.
 const MAX_EARLIER_RUNS: usize = 30;
 
-/// The noise between runs that the history at `path` shows, from its last
-/// healthy runs; `None` with too few of them. The file is only read.
-pub fn spread_between_runs(
-    path: &Path,
-) -> Result<Option<crate::gate::spread::Spread>, InvalidInput> {
-    let earlier = earlier_runs(&read(path)?, MAX_EARLIER_RUNS);
-    Ok((earlier.len() >= crate::gate::spread::MIN_EARLIER_RUNS)
-        .then(|| crate::gate::spread::Spread::of_earlier_runs(&earlier)))
+/// The noise between runs that a history shows, from its last healthy
+/// runs; `None` with too few of them.
+pub fn spread_between_runs(rows: &[HistoryRow]) -> Option<crate::gate::spread::Spread> {
+    let earlier = earlier_runs(rows, MAX_EARLIER_RUNS);
+    (earlier.len() >= crate::gate::spread::MIN_EARLIER_RUNS)
+        .then(|| crate::gate::spread::Spread::of_earlier_runs(&earlier))
 }
 
 /// The last `runs` healthy runs (none of whose rows regressed), oldest

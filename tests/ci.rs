@@ -248,6 +248,12 @@ fn history_grows_by_a_run_at_a_time_and_concurrent_appends_lose_nothing() {
     }
     let text = std::fs::read_to_string(&history).unwrap();
     assert_eq!(text.lines().count(), 1 + 5 * 2, "{text}");
+    let beside: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("history"))
+        .collect();
+    assert_eq!(beside, ["history.csv"], "no lock or temporary file is left");
     for label in ["first", "second", "third", "fourth", "fifth"] {
         assert_eq!(
             text.lines()
@@ -264,6 +270,17 @@ fn history_grows_by_a_run_at_a_time_and_concurrent_appends_lose_nothing() {
     assert!(
         table.starts_with("5 runs") && table.contains("GET /health") && table.contains("fifth"),
         "{table}"
+    );
+    let missing = swarmgate()
+        .arg("history")
+        .arg(dir.path().join("no-such.csv"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(missing.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no-such.csv: no such file; `run --history"),
+        "{stderr}"
     );
 
     // A run's report draws the trend of the runs so far (the concurrent ones
@@ -298,6 +315,8 @@ fn a_corrupt_history_is_reported_and_left_untouched() {
 #[test]
 fn init_writes_a_starter_and_never_overwrites() {
     let dir = tempfile::tempdir().unwrap();
+    // The repository's own .gitignore, without a final newline, is kept.
+    std::fs::write(dir.path().join(".gitignore"), "target").unwrap();
     let first = swarmgate()
         .args(["init", "--dir"])
         .arg(dir.path())
@@ -312,6 +331,11 @@ fn init_writes_a_starter_and_never_overwrites() {
     assert!(std::fs::read_to_string(&workflow)
         .unwrap()
         .contains("uses: swarmgate/swarmgate/.github/actions/swarmgate@main"));
+    let ignored = std::fs::read_to_string(dir.path().join(".gitignore")).unwrap();
+    assert!(
+        ignored.starts_with("target\n") && ignored.ends_with("\nswarmgate-results/\n"),
+        "{ignored}"
+    );
     let validate = swarmgate()
         .arg("validate")
         .arg(&scenario)
@@ -334,4 +358,19 @@ fn init_writes_a_starter_and_never_overwrites() {
     assert_eq!(again.status.code(), Some(2));
     assert!(stderr_of(&again).contains("exist already"));
     assert_eq!(std::fs::read_to_string(&scenario).unwrap(), "# mine\n");
+    // Once the starter files are gone, init writes them again, but lists
+    // the results directory only once.
+    std::fs::remove_file(&scenario).unwrap();
+    std::fs::remove_file(&workflow).unwrap();
+    let third = swarmgate()
+        .args(["init", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(third.status.success(), "{}", stderr_of(&third));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(".gitignore")).unwrap(),
+        ignored,
+        "listed once"
+    );
 }

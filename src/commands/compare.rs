@@ -18,12 +18,9 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let current = crate::results::load_stats(&args.current)?;
     crate::gate::rules::check_percentiles(&current, &rules)?;
     let spread = match &args.history {
-        Some(path) if !path.is_file() => return Err(crate::InvalidInput(format!(
-            "--history {}: no such file; compare only reads a history, which `run --history` keeps",
-            path.display()
-        ))
-        .into()),
-        Some(path) => crate::history::spread_between_runs(path)?,
+        Some(path) => {
+            crate::history::spread_between_runs(&crate::history::read_existing(path, "--history")?)
+        }
         None => None,
     };
     let verdict = judge_and_print(

@@ -46,6 +46,35 @@ pub fn init(dir: &Path) -> anyhow::Result<ExitCode> {
         std::io::Write::write_all(&mut file, contents.as_bytes())?;
         outln!("wrote {}", path.display());
     }
+    ignore_results(dir)?;
     outln!("next: point `host` in swarmgate.toml at your API, run `swarmgate validate swarmgate.toml`, then `swarmgate run swarmgate.toml --baseline performance/baseline --update-baseline` once to record a baseline");
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a run writes locally and no one should commit.
+const IGNORED: &str = "swarmgate-results/";
+
+/// Adds the results directory to the repository's .gitignore, unless it is
+/// there already; the rest of the file is kept as it was.
+fn ignore_results(dir: &Path) -> anyhow::Result<()> {
+    let path = dir.join(".gitignore");
+    let existing = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(InvalidInput(format!("cannot read {}: {e}", path.display())).into()),
+    };
+    let listed = existing.lines().map(str::trim).any(|line| {
+        line == IGNORED || line == IGNORED.trim_end_matches('/') || line == format!("/{IGNORED}")
+    });
+    if listed {
+        return Ok(());
+    }
+    let mut text = existing;
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&format!("# swarmgate's local results\n{IGNORED}\n"));
+    crate::results::write_atomically(&path, text.as_bytes())?;
+    outln!("added {IGNORED} to {}", path.display());
+    Ok(())
 }

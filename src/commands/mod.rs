@@ -21,7 +21,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::History { file, last } => {
             out!(
                 "{}",
-                crate::history::table(&crate::history::read(&file)?, last)
+                crate::history::table(&crate::history::read_existing(&file, "history")?, last)
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -36,7 +36,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 
 fn report(args: &crate::cli::ReportArgs) -> anyhow::Result<ExitCode> {
     let history = match &args.history {
-        Some(path) => crate::history::read(path)?,
+        Some(path) => crate::history::read_existing(path, "--history")?,
         None => Vec::new(),
     };
     let html = crate::report::render_results_dir(&args.dir, &history)?;

@@ -58,7 +58,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     // A history that does not parse is reported now and left untouched.
     // Its healthy runs tell the gate how much runs differ from one another.
     let spread = match &args.history {
-        Some(path) => crate::history::spread_between_runs(path)?,
+        Some(path) => crate::history::spread_between_runs(&crate::history::read(path)?),
         None => None,
     };
     let gate = Gate {

@@ -56,33 +56,50 @@ impl Actions {
     }
 }
 
-/// `::error` for what fails the gate, `::warning` for what is inconclusive.
+/// Annotations GitHub shows per step and level; the rest it drops unsaid.
+const SHOWN_PER_LEVEL: usize = 10;
+
+/// `::error` for what fails the gate, `::warning` for what is inconclusive;
+/// past GitHub's ten of a level, the tenth says how many more there are.
 pub fn annotations(verdict: &Verdict) -> Vec<String> {
-    let mut lines = Vec::new();
+    let (mut errors, mut warnings) = (Vec::new(), Vec::new());
     for c in &verdict.comparisons {
-        let level = match (c.fails_gate, c.outcome) {
-            (true, _) => "error",
-            (false, Outcome::Inconclusive) => "warning",
-            _ => continue,
-        };
         let title = format!(
             "swarmgate: {} {} {}",
             c.endpoint,
             c.metric,
             c.outcome.as_str()
         );
-        lines.push(format!(
-            "::{level} title={}::{}",
-            escape_property(&title),
-            escape_data(&format!("{} {}", c.endpoint, c.reason))
-        ));
+        let message = format!("{} {}", c.endpoint, c.reason);
+        match (c.fails_gate, c.outcome) {
+            (true, _) => errors.push((title, message)),
+            (false, Outcome::Inconclusive) => warnings.push((title, message)),
+            _ => {}
+        }
     }
     for t in verdict.thresholds.iter().filter(|t| !t.passed) {
-        lines.push(format!(
-            "::error title={}::{}",
-            escape_property("swarmgate: threshold breached"),
-            escape_data(&t.reason)
-        ));
+        errors.push(("swarmgate: threshold breached".into(), t.reason.clone()));
+    }
+    let mut lines = Vec::new();
+    for (level, mut items, what) in [
+        ("error", errors, "fail the gate"),
+        ("warning", warnings, "are inconclusive"),
+    ] {
+        if items.len() > SHOWN_PER_LEVEL {
+            let more = items.len() - (SHOWN_PER_LEVEL - 1);
+            items.truncate(SHOWN_PER_LEVEL - 1);
+            items.push((
+                format!("swarmgate: {more} more"),
+                format!("{more} more comparisons or thresholds {what}; GitHub shows {SHOWN_PER_LEVEL} annotations of a kind per step, the job summary and the report list them all"),
+            ));
+        }
+        for (title, message) in items {
+            lines.push(format!(
+                "::{level} title={}::{}",
+                escape_property(&title),
+                escape_data(&message)
+            ));
+        }
     }
     lines
 }
@@ -118,5 +135,38 @@ mod tests {
     fn workflow_command_text_is_escaped() {
         assert_eq!(escape_data("50% of\nrequests"), "50%25 of%0Arequests");
         assert_eq!(escape_property("a: b, c"), "a%3A b%2C c");
+    }
+
+    #[test]
+    fn past_ten_of_a_kind_the_tenth_annotation_says_how_many_more() {
+        let mut verdict = crate::publish::sample_verdict();
+        let failing = verdict
+            .comparisons
+            .iter()
+            .find(|c| c.fails_gate)
+            .unwrap()
+            .clone();
+        let inconclusive = verdict
+            .comparisons
+            .iter()
+            .find(|c| c.outcome == Outcome::Inconclusive && !c.fails_gate)
+            .unwrap()
+            .clone();
+        verdict.comparisons = std::iter::repeat_n(failing, 25)
+            .chain(std::iter::repeat_n(inconclusive, 3))
+            .collect();
+        let lines = annotations(&verdict);
+        let errors: Vec<&String> = lines.iter().filter(|l| l.starts_with("::error")).collect();
+        let warnings = lines.iter().filter(|l| l.starts_with("::warning")).count();
+        assert_eq!((errors.len(), warnings), (10, 3), "{lines:#?}");
+        let breached = verdict.thresholds.iter().filter(|t| !t.passed).count();
+        let more = 25 + breached - 9;
+        assert!(
+            errors[9].contains(&format!(
+                "title=swarmgate%3A {more} more::{more} more comparisons or thresholds fail the gate"
+            )),
+            "{}",
+            errors[9]
+        );
     }
 }

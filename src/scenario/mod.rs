@@ -121,12 +121,12 @@ impl Load {
                 )
             }
             (Some(stages @ Stages::Rates(_)), _) => format!(
-                "{} stages of arrival rates, {} users",
+                "{} stages of arrival rates, {}",
                 stages.durations().len(),
-                self.users
+                users(self.users)
             ),
-            (None, Some(rate)) => format!("{rate} iterations/s, {} users", self.users),
-            (None, None) => format!("{} users ({}/s)", self.users, self.spawn_rate),
+            (None, Some(rate)) => format!("{rate} iterations/s, {}", users(self.users)),
+            (None, None) => format!("{} ({}/s)", users(self.users), self.spawn_rate),
         };
         format!(
             "{shape} for {}{}",
@@ -394,6 +394,14 @@ pub fn parse_host(text: &str) -> Result<Host, String> {
     let _ = url.set_username("");
     let _ = url.set_password(None);
     Ok(Host { url, credentials })
+}
+
+fn users(n: u64) -> String {
+    if n == 1 {
+        "1 user".into()
+    } else {
+        format!("{n} users")
+    }
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ fn minimal_scenario_gets_defaults() {
     assert_eq!(scenario.load.duration, Duration::from_secs(30));
     assert_eq!(scenario.users[0].wait, Wait::default());
     assert_eq!(scenario.users[0].tasks[0].steps[0].method, Method::GET);
+    assert_eq!(scenario.load.describe(), "1 user (1/s) for 30s");
 }
 
 #[test]
