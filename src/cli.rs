@@ -205,9 +205,9 @@ pub struct CompareArgs {
     /// Also write the verdict as JSON (summary.json's format) to this file.
     #[arg(long)]
     pub summary_json: Option<PathBuf>,
-    /// Where to write the HTML report.
-    #[arg(long, default_value = "report.html")]
-    pub report: PathBuf,
+    /// Also write the HTML report to this file.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
     /// List every comparison of the verdict, not only what fails or is
     /// inconclusive.
     #[arg(long, short = 'v')]

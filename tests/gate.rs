@@ -205,6 +205,24 @@ fn a_history_that_does_not_belong_to_its_stats_csv_is_refused() {
     assert!(text.contains("requests taken as independent"), "{text}");
 }
 
+/// `compare` writes only what it is asked to: no report.html appears in the
+/// directory it was started from.
+#[test]
+fn compare_writes_no_report_unless_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = swarmgate()
+        .current_dir(dir.path())
+        .args(["compare", &locust("base-b_stats.csv"), "--baseline"])
+        .arg(locust("base-a_stats.csv"))
+        .args(["--max-fail-rate", "20%"])
+        .output()
+        .unwrap();
+    assert_no_panic(&output);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout_of(&output));
+    assert!(!stdout_of(&output).contains("report:"));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
 #[test]
 fn csv_variants_locust_writes_are_read() {
     // LF line ends and a byte-order mark, as other tools rewrite Locust files.

@@ -46,12 +46,14 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
         failures: Vec::new(),
         history: &[],
     };
-    write_report(&args.report, &input)?;
+    if let Some(path) = &args.report {
+        write_report(path, &input)?;
+    }
     crate::publish::to_ci(
         &verdict,
         args.ci.summary_md.as_deref(),
         args.ci.junit.as_deref(),
-        &args.report,
+        args.report.as_deref(),
         args.summary_json.as_deref(),
     )?;
     print_headline(&verdict, true, &rules);

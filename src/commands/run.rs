@@ -243,7 +243,7 @@ pub fn publish(
         verdict,
         gate.ci.summary_md.as_deref(),
         gate.ci.junit.as_deref(),
-        &report_path,
+        Some(&report_path),
         Some(&summary_path),
     )?;
     outln!("\nresults: {}", results.path().display());

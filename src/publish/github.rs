@@ -32,21 +32,24 @@ impl Actions {
     pub fn publish(
         &self,
         verdict: &Verdict,
-        report: &str,
+        report: Option<&str>,
         summary_json: Option<&str>,
     ) -> anyhow::Result<()> {
         if let Some(path) = &self.step_summary {
-            append(Path::new(path), &markdown::render(verdict, Some(report)))?;
+            append(Path::new(path), &markdown::render(verdict, report))?;
         }
         for annotation in annotations(verdict) {
             crate::workflow_command(&annotation);
         }
         if let Some(path) = &self.output {
             let mut lines = format!(
-                "verdict={}\nregressions={}\nreport={report}\n",
+                "verdict={}\nregressions={}\n",
                 if verdict.passed { "passed" } else { "failed" },
                 verdict.counts.regressed
             );
+            if let Some(report) = report {
+                lines.push_str(&format!("report={report}\n"));
+            }
             if let Some(summary) = summary_json {
                 lines.push_str(&format!("summary-json={summary}\n"));
             }

@@ -61,14 +61,14 @@ pub fn to_ci(
     verdict: &Verdict,
     summary_md: Option<&Path>,
     junit: Option<&Path>,
-    report: &Path,
+    report: Option<&Path>,
     summary_json: Option<&Path>,
 ) -> anyhow::Result<()> {
-    let report_text = report.display().to_string();
+    let report_text = report.map(|p| p.display().to_string());
     if let Some(path) = summary_md {
         crate::results::write_atomically(
             path,
-            markdown::render(verdict, Some(&report_text)).as_bytes(),
+            markdown::render(verdict, report_text.as_deref()).as_bytes(),
         )?;
     }
     if let Some(path) = junit {
@@ -76,7 +76,7 @@ pub fn to_ci(
     }
     if let Some(actions) = github::Actions::detect() {
         let summary = summary_json.map(|p| p.display().to_string());
-        actions.publish(verdict, &report_text, summary.as_deref())?;
+        actions.publish(verdict, report_text.as_deref(), summary.as_deref())?;
     }
     Ok(())
 }
