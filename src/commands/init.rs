@@ -47,7 +47,7 @@ pub fn init(dir: &Path) -> anyhow::Result<ExitCode> {
         outln!("wrote {}", path.display());
     }
     ignore_results(dir)?;
-    outln!("next: point `host` in swarmgate.toml at your API, run `swarmgate validate swarmgate.toml`, then `swarmgate run swarmgate.toml --baseline performance/baseline --update-baseline` once to record a baseline");
+    outln!("next: point `host` in swarmgate.toml at your API, run `swarmgate validate swarmgate.toml` and `swarmgate run swarmgate.toml` to try it; in CI the first push to main records the baseline on the swarmgate-data branch");
     Ok(ExitCode::SUCCESS)
 }
 
