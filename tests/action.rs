@@ -55,6 +55,7 @@ fn checkout(root: &Path) -> PathBuf {
 
 struct Step {
     code: String,
+    verdict_md: String,
     stdout: String,
     summary: String,
     outputs: String,
@@ -91,8 +92,10 @@ fn step(work: &Path, scenario: &Path, api: &DemoApi, on_default_branch: bool) ->
             },
         )
         .env("EXTRA", "--quiet")
+        .env("VERDICT_MD", temp.path().join("verdict.md"))
         .output()
         .unwrap();
+    let verdict_md = std::fs::read_to_string(temp.path().join("verdict.md")).unwrap_or_default();
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
@@ -107,6 +110,7 @@ fn step(work: &Path, scenario: &Path, api: &DemoApi, on_default_branch: bool) ->
         .to_owned();
     Step {
         code,
+        verdict_md,
         stdout,
         summary: std::fs::read_to_string(&summary_file).unwrap_or_default(),
         outputs,
@@ -225,4 +229,74 @@ fn a_missing_baseline_in_the_checkout_passes_with_a_note() {
         !work.join("performance").exists(),
         "auto updates only with a store branch"
     );
+}
+
+/// The comment step against a stand-in for `gh` (GitHub's API is not
+/// reachable here) that answers the list of comments and records the rest:
+/// the first push posts, a later one updates the same comment.
+#[test]
+fn the_verdict_comment_is_posted_once_then_updated_in_place() {
+    let temp = tempfile::tempdir().unwrap();
+    let bin = temp.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let gh = bin.join("gh");
+    std::fs::write(
+        &gh,
+        "#!/bin/sh\necho \"$*\" >> \"$LOG\"\ncase \"$*\" in\n  *--paginate*) [ -n \"$EXISTING\" ] && echo \"$EXISTING\"; exit 0 ;;\nesac\nfor a; do case \"$a\" in body=@*) cp \"${a#body=@}\" \"$BODY\" ;; esac; done\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&gh, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let verdict = temp.path().join("verdict.md");
+    std::fs::write(&verdict, "## swarmgate: PASSED\n").unwrap();
+    let post = |existing: &str| {
+        let log = temp.path().join(format!("log{existing}"));
+        let body = temp.path().join(format!("body{existing}"));
+        let output = Command::new("bash")
+            .arg(repo_file(".github/actions/swarmgate/comment.sh"))
+            .env(
+                "PATH",
+                format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+            )
+            .env("LOG", &log)
+            .env("BODY", &body)
+            .env("EXISTING", existing)
+            .env("VERDICT_MD", &verdict)
+            .env(
+                "ARTIFACT_URL",
+                "https://github.com/o/r/actions/runs/1/artifacts/2",
+            )
+            .env("GITHUB_REPOSITORY", "o/r")
+            .env("PR_NUMBER", "7")
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (
+            std::fs::read_to_string(log).unwrap(),
+            std::fs::read_to_string(body).unwrap(),
+        )
+    };
+    let (log, body) = post("");
+    assert!(
+        log.contains("--method POST repos/o/r/issues/7/comments"),
+        "{log}"
+    );
+    assert!(
+        body.starts_with("<!-- swarmgate verdict -->\n## swarmgate: PASSED\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("](https://github.com/o/r/actions/runs/1/artifacts/2)"),
+        "{body}"
+    );
+    let (log, _) = post("4242");
+    assert!(
+        log.contains("--method PATCH repos/o/r/issues/comments/4242"),
+        "{log}"
+    );
+    assert!(!log.contains("POST"), "{log}");
 }

@@ -14,7 +14,8 @@
 # Inputs, as environment variables: SCENARIO, RESULTS, BASELINE, HISTORY,
 # UPDATE_BASELINE (true, false or auto), IS_DEFAULT_BRANCH (true on a push
 # to the default branch), STORE_BRANCH, HOST, DURATION, LABEL, EXTRA,
-# SWARMGATE (the binary). Writes exit-code to GITHUB_OUTPUT; swarmgate
+# VERDICT_MD (where the Markdown verdict goes, for the comment), SWARMGATE
+# (the binary). Writes exit-code to GITHUB_OUTPUT; swarmgate
 # writes the verdict, regressions and report outputs itself.
 set -euo pipefail
 
@@ -73,12 +74,18 @@ fi
 [ -n "${HOST:-}" ] && args+=(--host "$HOST")
 [ -n "${DURATION:-}" ] && args+=(--duration "$DURATION")
 [ -n "${LABEL:-}" ] && args+=(--label "$LABEL")
+[ -n "${VERDICT_MD:-}" ] && args+=(--summary-md "$VERDICT_MD")
 read -r -a extra <<< "${EXTRA:-}"
 
 set +e
 "$swarmgate" "${args[@]}" "${extra[@]}"
 code=$?
 set -e
+# The note belongs in the comment too, above the verdict.
+if [ -n "${note:-}" ] && [ -n "${VERDICT_MD:-}" ] && [ -f "$VERDICT_MD" ]; then
+  { printf '> **swarmgate:** %s\n\n' "$note"; cat "$VERDICT_MD"; } > "$VERDICT_MD.new"
+  mv "$VERDICT_MD.new" "$VERDICT_MD"
+fi
 [ -n "$store" ] && rm -f "$scratch"
 
 # Keep what an updating run recorded, whatever its verdict: a regression
