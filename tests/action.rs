@@ -300,3 +300,86 @@ fn the_verdict_comment_is_posted_once_then_updated_in_place() {
     );
     assert!(!log.contains("POST"), "{log}");
 }
+
+/// The action's install step against a release laid out as GitHub serves
+/// it, from a `file://` URL: the archive that matches its checksum is
+/// installed and runs; one that does not is refused; a branch builds.
+#[test]
+fn the_release_matching_the_ref_is_installed_only_when_its_checksum_holds() {
+    let target = match std::env::consts::ARCH {
+        "x86_64" => "x86_64-unknown-linux-musl",
+        "aarch64" => "aarch64-unknown-linux-musl",
+        other => panic!("no release target for {other}"),
+    };
+    let root = tempfile::tempdir().unwrap();
+    let name = format!("swarmgate-{target}");
+    let stage = root.path().join("stage").join(&name);
+    std::fs::create_dir_all(&stage).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_swarmgate"), stage.join("swarmgate")).unwrap();
+    let release = root.path().join("releases/o/r/releases/download/v0.1.0");
+    std::fs::create_dir_all(&release).unwrap();
+    let archive = release.join(format!("{name}.tar.gz"));
+    let tar = Command::new("tar")
+        .arg("-C")
+        .arg(root.path().join("stage"))
+        .arg("-czf")
+        .arg(&archive)
+        .arg(&name)
+        .status()
+        .unwrap();
+    assert!(tar.success());
+    let digest = Command::new("sha256sum").arg(&archive).output().unwrap();
+    let digest = String::from_utf8_lossy(&digest.stdout);
+    let digest = digest.split_whitespace().next().unwrap().to_owned();
+    let checksum = release.join(format!("{name}.tar.gz.sha256"));
+    std::fs::write(&checksum, format!("{digest}  {name}.tar.gz\n")).unwrap();
+
+    let install = |reference: &str, home: &Path| {
+        let output_file = home.join("output");
+        std::fs::create_dir_all(home).unwrap();
+        let output = Command::new("bash")
+            .arg(repo_file(".github/actions/swarmgate/install.sh"))
+            .env("HOME", home)
+            .env("GITHUB_OUTPUT", &output_file)
+            .env("REF", reference)
+            .env("REPO", "o/r")
+            .env(
+                "RELEASES_URL",
+                format!("file://{}", root.path().join("releases").display()),
+            )
+            .output()
+            .unwrap();
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let outputs = std::fs::read_to_string(output_file).unwrap_or_default();
+        (output.status.success(), outputs, said)
+    };
+
+    let home = root.path().join("home");
+    let (ok, outputs, said) = install("v0.1.0", &home);
+    assert!(ok && outputs.contains("installed=true"), "{outputs}{said}");
+    let installed = home.join(".swarmgate/bin/swarmgate");
+    let version = Command::new(&installed).arg("--version").output().unwrap();
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("swarmgate "));
+
+    let (ok, outputs, said) = install("main", &root.path().join("branch"));
+    assert!(ok && outputs.contains("installed=false"), "{outputs}{said}");
+    let (ok, outputs, said) = install("v9.9.9", &root.path().join("absent"));
+    assert!(
+        ok && outputs.contains("installed=false"),
+        "no such release: {outputs}{said}"
+    );
+
+    std::fs::write(&checksum, format!("{}  {name}.tar.gz\n", "0".repeat(64))).unwrap();
+    let tampered = root.path().join("tampered");
+    let (ok, outputs, said) = install("v0.1.0", &tampered);
+    assert!(
+        !ok && !outputs.contains("installed=true"),
+        "{outputs}{said}"
+    );
+    assert!(said.contains("but its .sha256 says 0000"), "{said}");
+    assert!(!tampered.join(".swarmgate/bin/swarmgate").exists());
+}
