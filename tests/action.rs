@@ -158,6 +158,14 @@ fn the_baseline_bootstraps_on_the_default_branch_and_pull_requests_only_read_it(
         "{}",
         first.summary
     );
+    assert!(
+        first
+            .verdict_md
+            .starts_with("> **swarmgate:** No baseline yet")
+            && first.verdict_md.contains("PASSED"),
+        "the comment's text says it too: {}",
+        first.verdict_md
+    );
     assert!(stored(&work, "baseline/stats.csv").contains("/health"));
     assert_eq!(stored(&work, "history.csv").lines().count(), 1 + 2);
     let recorded = store_head(&work);
