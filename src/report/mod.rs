@@ -161,17 +161,24 @@ struct VerdictView {
     baseline: Option<String>,
     noise_model: String,
     machine: Option<String>,
+    /// What fails the gate or needs a look, most urgent first.
     comparisons: Vec<ComparisonRow>,
+    /// The rest (improved, new, cannot be judged, unchanged), collapsed.
+    settled: Vec<ComparisonRow>,
     thresholds: Vec<ThresholdRow>,
 }
 
 #[derive(Serialize)]
 struct ComparisonRow {
-    endpoint: String,
+    /// The endpoint, escaped, with a break allowed after each `/` so that a
+    /// long path wraps between its parts, never inside one.
+    endpoint: Value,
     metric: String,
     baseline: String,
     current: String,
     change: String,
+    /// The change as a number, for sorting (`×4.6` and `+27%` alike).
+    change_value: Option<f64>,
     interval: String,
     outcome: &'static str,
     fails: bool,
@@ -258,6 +265,43 @@ fn urgency(c: &crate::gate::Comparison) -> u8 {
     }
 }
 
+/// The urgency up to which a row is shown open: fails, regressed, missing,
+/// inconclusive.
+const NEEDS_A_LOOK: u8 = 2;
+
+/// The verdict's rows whose urgency `keep` accepts, most urgent first.
+fn rows(verdict: &Verdict, keep: impl Fn(u8) -> bool) -> Vec<ComparisonRow> {
+    let mut ordered: Vec<_> = verdict
+        .comparisons
+        .iter()
+        .filter(|c| keep(urgency(c)))
+        .collect();
+    ordered.sort_by_key(|c| urgency(c));
+    ordered
+        .into_iter()
+        .map(|c| ComparisonRow {
+            endpoint: Value::from_safe_string(breakable(&c.endpoint.to_string())),
+            metric: c.metric.to_string(),
+            baseline: verdict_text::value(c, c.baseline),
+            current: verdict_text::value(c, c.current),
+            change: c
+                .change
+                .map(|x| verdict_text::change(c, x))
+                .unwrap_or_default(),
+            change_value: c.change.filter(|x| x.is_finite()),
+            interval: verdict_text::interval(c),
+            outcome: c.outcome.as_str(),
+            fails: c.fails_gate,
+            reason: c.reason.clone(),
+        })
+        .collect()
+}
+
+/// HTML-escaped text with `<wbr>` after each `/`.
+fn breakable(text: &str) -> String {
+    svg::escape(text).replace('/', "/<wbr>")
+}
+
 fn verdict_view(verdict: &Verdict) -> VerdictView {
     let c = &verdict.counts;
     VerdictView {
@@ -274,27 +318,8 @@ fn verdict_view(verdict: &Verdict) -> VerdictView {
         baseline: verdict.baseline.clone(),
         noise_model: verdict.noise_model.clone(),
         machine: verdict.machine.clone(),
-        comparisons: {
-            let mut ordered: Vec<_> = verdict.comparisons.iter().collect();
-            ordered.sort_by_key(|c| urgency(c));
-            ordered
-        }
-        .into_iter()
-        .map(|c| ComparisonRow {
-            endpoint: c.endpoint.to_string(),
-            metric: c.metric.to_string(),
-            baseline: verdict_text::value(c, c.baseline),
-            current: verdict_text::value(c, c.current),
-            change: c
-                .change
-                .map(|x| verdict_text::change(c, x))
-                .unwrap_or_default(),
-            interval: verdict_text::interval(c),
-            outcome: c.outcome.as_str(),
-            fails: c.fails_gate,
-            reason: c.reason.clone(),
-        })
-        .collect(),
+        comparisons: rows(verdict, |u| u <= NEEDS_A_LOOK),
+        settled: rows(verdict, |u| u > NEEDS_A_LOOK),
         thresholds: verdict
             .thresholds
             .iter()

@@ -244,7 +244,11 @@ pub fn line_chart(title: &str, x: &Axis, y: &Axis, series: &[Series]) -> String 
             escape(&s.label)
         );
     }
-    legend(&mut svg, series.iter().map(|s| (s.label.as_str(), s.style)));
+    legend(
+        &mut svg,
+        Swatch::Line,
+        series.iter().map(|s| (s.label.as_str(), s.style)),
+    );
     svg.push_str("</svg>");
     svg
 }
@@ -306,11 +310,7 @@ pub fn bar_chart(
         );
         for (j, (label, values, style)) in series.iter().enumerate() {
             if let Some(v) = values.get(i).copied().flatten() {
-                let pattern = if style.dash.is_empty() {
-                    ""
-                } else {
-                    r#" fill-opacity="0.45""#
-                };
+                let pattern = bar_opacity(*style);
                 let _ = write!(
                     svg,
                     r#"<rect class="bar" x="{label_w}" y="{:.1}" width="{:.1}" height="8" fill="{}"{pattern} stroke="{}"><title>{}: {} {}</title></rect>"#,
@@ -325,9 +325,22 @@ pub fn bar_chart(
             }
         }
     }
-    legend(&mut svg, series.iter().map(|(l, _, s)| (l.as_str(), *s)));
+    legend(
+        &mut svg,
+        Swatch::Bar,
+        series.iter().map(|(l, _, s)| (l.as_str(), *s)),
+    );
     svg.push_str("</svg>");
     svg
+}
+
+/// Bars cannot be dashed: a series that a line would dash is a paler bar.
+fn bar_opacity(style: Style) -> &'static str {
+    if style.dash.is_empty() {
+        ""
+    } else {
+        r#" fill-opacity="0.45""#
+    }
 }
 
 /// A small line without axes, for a table cell: the shape of a trend.
@@ -422,15 +435,36 @@ fn axes(
     );
 }
 
-fn legend<'a>(svg: &mut String, entries: impl Iterator<Item = (&'a str, Style)>) {
+/// What a legend entry shows: the series' line, or a bar as the bars are drawn.
+#[derive(Clone, Copy, PartialEq)]
+enum Swatch {
+    Line,
+    Bar,
+}
+
+fn legend<'a>(svg: &mut String, swatch: Swatch, entries: impl Iterator<Item = (&'a str, Style)>) {
     let mut x = LEFT + 10.0;
     for (label, style) in entries {
+        if swatch == Swatch::Bar {
+            let _ = write!(
+                svg,
+                r#"<rect x="{x:.1}" y="4" width="22" height="8" fill="{}"{} stroke="{}"/>"#,
+                style.colour,
+                bar_opacity(style),
+                style.colour
+            );
+        } else {
+            let _ = write!(
+                svg,
+                r#"<line x1="{x:.1}" y1="8" x2="{:.1}" y2="8" stroke="{}" stroke-width="3" stroke-dasharray="{}"/>"#,
+                x + 22.0,
+                style.colour,
+                style.dash
+            );
+        }
         let _ = write!(
             svg,
-            r#"<line x1="{x:.1}" y1="8" x2="{:.1}" y2="8" stroke="{}" stroke-width="3" stroke-dasharray="{}"/><text x="{:.1}" y="12" class="legend">{}</text>"#,
-            x + 22.0,
-            style.colour,
-            style.dash,
+            r#"<text x="{:.1}" y="12" class="legend">{}</text>"#,
             x + 26.0,
             escape(label)
         );
