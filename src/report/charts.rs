@@ -10,6 +10,7 @@ pub(super) fn charts(input: &ReportInput) -> Vec<ChartView> {
     let seconds = Axis {
         label: "time since start (s)".into(),
         scale: Scale::Linear,
+        ..Axis::default()
     };
     let chart = |title: &str, id: &'static str, svg: String| ChartView {
         title: title.into(),
@@ -35,6 +36,8 @@ pub(super) fn charts(input: &ReportInput) -> Vec<ChartView> {
                 &Axis {
                     label: "users".into(),
                     scale: Scale::Linear,
+                    whole: true,
+                    ..Axis::default()
                 },
                 &[series("users", 0, &|p| Some(p.users))],
             ),
@@ -48,6 +51,7 @@ pub(super) fn charts(input: &ReportInput) -> Vec<ChartView> {
                 &Axis {
                     label: "per second".into(),
                     scale: Scale::Linear,
+                    ..Axis::default()
                 },
                 &[
                     series("requests/s", 0, &|p| Some(p.requests_per_second)),
@@ -64,6 +68,7 @@ pub(super) fn charts(input: &ReportInput) -> Vec<ChartView> {
                 &Axis {
                     label: "response time (ms)".into(),
                     scale: Scale::Linear,
+                    ..Axis::default()
                 },
                 &[
                     series("p50", 0, &|p| p.p50),
@@ -94,10 +99,12 @@ pub(super) fn charts(input: &ReportInput) -> Vec<ChartView> {
                 &Axis {
                     label: "percentile".into(),
                     scale: Scale::Nines,
+                    ..Axis::default()
                 },
                 &Axis {
                     label: "response time (ms, log scale)".into(),
                     scale: Scale::Log,
+                    ..Axis::default()
                 },
                 &curves,
             ),

@@ -39,14 +39,23 @@ pub struct Series {
     pub style: Style,
 }
 
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Axis {
     pub label: String,
     pub scale: Scale,
+    /// Counts (users, runs): no tick between two whole numbers.
+    pub whole: bool,
+    /// Ticks named rather than numbered (a run's commit), at these values;
+    /// at most [`MAX_NAMED_TICKS`] of them are shown, evenly picked.
+    pub names: Vec<(f64, String)>,
 }
 
-#[derive(Clone, Copy, PartialEq)]
+/// Named ticks beyond this would overlap on the chart's width.
+const MAX_NAMED_TICKS: usize = 8;
+
+#[derive(Clone, Copy, PartialEq, Default)]
 pub enum Scale {
+    #[default]
     Linear,
     Log,
     /// Percentiles as "nines": 50%, 90%, 99%, 99.9% equally spaced.
@@ -139,6 +148,29 @@ fn ticks_end_for_any_finite_span() {
     }
 }
 
+/// An axis's ticks between `low` and `high`, with their labels: its names
+/// when it has them, else round numbers (whole ones on a count).
+fn axis_ticks(axis: &Axis, low: f64, high: f64) -> Vec<(f64, String)> {
+    if !axis.names.is_empty() {
+        let within: Vec<&(f64, String)> = axis
+            .names
+            .iter()
+            .filter(|(v, _)| *v >= low - 1e-9 && *v <= high + 1e-9)
+            .collect();
+        let every = within.len().div_ceil(MAX_NAMED_TICKS).max(1);
+        return within
+            .into_iter()
+            .step_by(every)
+            .map(|(v, name)| (*v, name.clone()))
+            .collect();
+    }
+    ticks(low, high, axis.scale)
+        .into_iter()
+        .filter(|v| !axis.whole || v.fract() == 0.0)
+        .map(|v| (v, tick_label(v, axis.scale)))
+        .collect()
+}
+
 fn tick_label(v: f64, scale: Scale) -> String {
     match scale {
         Scale::Nines => {
@@ -217,8 +249,8 @@ pub fn line_chart(title: &str, x: &Axis, y: &Axis, series: &[Series]) -> String 
         &mut svg,
         x,
         y,
-        &ticks(x_low, x_high, x.scale),
-        &ticks(y_low, y_high, y.scale),
+        &axis_ticks(x, x_low, x_high),
+        &axis_ticks(y, y_low, y_high),
         &px,
         &py,
     );
@@ -386,13 +418,14 @@ fn axes(
     svg: &mut String,
     x: &Axis,
     y: &Axis,
-    x_ticks: &[f64],
-    y_ticks: &[f64],
+    x_ticks: &[(f64, String)],
+    y_ticks: &[(f64, String)],
     px: &dyn Fn(f64) -> f64,
     py: &dyn Fn(f64) -> f64,
 ) {
     let bottom = HEIGHT - BOTTOM;
-    for &t in y_ticks {
+    for (t, label) in y_ticks {
+        let t = *t;
         let _ = write!(
             svg,
             r##"<line x1="{LEFT}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end" class="tick">{}</text>"##,
@@ -401,10 +434,11 @@ fn axes(
             py(t),
             LEFT - 6.0,
             py(t) + 4.0,
-            tick_label(t, y.scale)
+            escape(label)
         );
     }
-    for &t in x_ticks {
+    for (t, label) in x_ticks {
+        let t = *t;
         let _ = write!(
             svg,
             r##"<line x1="{:.1}" y1="{TOP}" x2="{:.1}" y2="{bottom}" stroke="#eee"/><text x="{:.1}" y="{:.1}" text-anchor="middle" class="tick">{}</text>"##,
@@ -412,7 +446,7 @@ fn axes(
             px(t),
             px(t),
             bottom + 14.0,
-            tick_label(t, x.scale)
+            escape(label)
         );
     }
     let _ = write!(
@@ -495,16 +529,52 @@ mod tests {
     }
 
     #[test]
+    fn counts_tick_only_whole_numbers_and_names_are_thinned() {
+        let runs = Axis {
+            whole: true,
+            ..Axis::default()
+        };
+        let shown: Vec<String> = axis_ticks(&runs, 1.0, 2.0)
+            .into_iter()
+            .map(|t| t.1)
+            .collect();
+        assert_eq!(shown, ["1", "2"], "no 1.5 run");
+        let commits = Axis {
+            names: (1..=30).map(|i| (i as f64, format!("c{i}"))).collect(),
+            ..Axis::default()
+        };
+        let named = axis_ticks(&commits, 1.0, 30.0);
+        assert!(named.len() <= MAX_NAMED_TICKS && named.len() >= MAX_NAMED_TICKS / 2);
+        assert_eq!(named[0], (1.0, "c1".to_owned()));
+        let escaped = line_chart(
+            "t",
+            &Axis {
+                names: vec![(1.0, "<b>".into()), (2.0, "c2".into())],
+                ..Axis::default()
+            },
+            &Axis::default(),
+            &[Series {
+                label: "s".into(),
+                points: vec![(1.0, 1.0), (2.0, 2.0)],
+                style: STYLES[0],
+            }],
+        );
+        assert!(escaped.contains(">&lt;b&gt;</text>") && escaped.contains(">c2</text>"));
+    }
+
+    #[test]
     fn names_are_escaped_in_charts() {
         let svg = line_chart(
             "t",
             &Axis {
                 label: "x".into(),
                 scale: Scale::Linear,
+                ..Axis::default()
             },
             &Axis {
                 label: "y".into(),
                 scale: Scale::Linear,
+                ..Axis::default()
             },
             &[Series {
                 label: "<script>alert(1)</script>".into(),

@@ -63,12 +63,19 @@ pub(super) fn aggregated_trend(history: &[HistoryRow]) -> Option<String> {
     Some(svg::line_chart(
         "Trend of all requests over the last runs",
         &Axis {
-            label: format!("run (the last {})", runs.len()),
+            label: format!("commit of the run (the last {} runs)", runs.len()),
             scale: Scale::Linear,
+            whole: true,
+            names: runs
+                .iter()
+                .enumerate()
+                .map(|(i, run)| ((i + 1) as f64, run_name(run, i)))
+                .collect(),
         },
         &Axis {
             label: "response time (ms)".into(),
             scale: Scale::Linear,
+            ..Axis::default()
         },
         &[
             Series {
@@ -88,4 +95,15 @@ pub(super) fn aggregated_trend(history: &[HistoryRow]) -> Option<String> {
             },
         ],
     ))
+}
+
+/// A run on the trend's axis: its short commit, else its label, else its
+/// number.
+fn run_name(run: &[&HistoryRow], index: usize) -> String {
+    let first = run.first();
+    match first {
+        Some(row) if !row.commit.is_empty() => row.commit.chars().take(7).collect(),
+        Some(row) if !row.label.is_empty() => row.label.chars().take(12).collect(),
+        _ => format!("#{}", index + 1),
+    }
 }
