@@ -104,6 +104,10 @@ fn the_report_renders_in_headless_chromium() {
         &first_row[..first_row.len().min(300)]
     );
     assert!(html.contains("<details id=\"comparisons-settled\">"));
+    assert!(
+        html.matches("class=\"chart-endpoint-latency\"").count() >= 5,
+        "a percentile chart for each of the demo's five endpoints"
+    );
     assert!(html.contains("/<wbr>api/<wbr>v1/<wbr>products/<wbr>[id]/<wbr>"));
 
     let screenshot = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/report-screenshot.png");

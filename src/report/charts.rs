@@ -59,22 +59,28 @@ pub(super) fn charts(input: &ReportInput) -> Vec<ChartView> {
                 ],
             ),
         ));
+        // The run's time blocks know each response time to two digits; the
+        // timeline's cells only to Locust's whole milliseconds.
+        let exact = input
+            .current
+            .rows
+            .get(&Endpoint::aggregated())
+            .and_then(percentiles_over_time);
+        let percentiles = exact.unwrap_or_else(|| {
+            vec![
+                series("p50", 0, &|p| p.p50),
+                series("p95", 1, &|p| p.p95),
+                series("p99", 2, &|p| p.p99),
+            ]
+        });
         charts.push(chart(
             "Response time percentiles over time",
             "latency",
             svg::line_chart(
                 "Response time percentiles over time",
                 &seconds,
-                &Axis {
-                    label: "response time (ms)".into(),
-                    scale: Scale::Linear,
-                    ..Axis::default()
-                },
-                &[
-                    series("p50", 0, &|p| p.p50),
-                    series("p95", 1, &|p| p.p95),
-                    series("p99", 2, &|p| p.p99),
-                ],
+                &response_time(),
+                &percentiles,
             ),
         ));
     }
@@ -160,4 +166,71 @@ pub(super) fn p95_per_endpoint(input: &ReportInput) -> P95Bars {
         current.push(quantile(&row.latency, 0.95, row.timed));
     }
     (names, baseline, current)
+}
+
+fn response_time() -> Axis {
+    Axis {
+        label: "response time (ms)".into(),
+        scale: Scale::Linear,
+        ..Axis::default()
+    }
+}
+
+/// p50, p95 and p99 of a row in each of the run's time blocks, at the
+/// block's middle; `None` when the row has too few blocks that know their
+/// response times (a stats CSV, a Locust history).
+fn percentiles_over_time(row: &RowStats) -> Option<Vec<Series>> {
+    let mut series: Vec<Series> = [("p50", 0.5), ("p95", 0.95), ("p99", 0.99)]
+        .iter()
+        .enumerate()
+        .map(|(i, (label, _))| Series {
+            label: (*label).into(),
+            points: Vec::new(),
+            style: STYLES[i],
+        })
+        .collect();
+    let mut start = 0.0;
+    for block in &row.blocks {
+        let middle = start + block.secs / 2.0;
+        start += block.secs;
+        let BlockLatency::AtOrBelow(counts) = &block.latency else {
+            return None;
+        };
+        let Some(&(_, timed)) = counts.last() else {
+            continue;
+        };
+        for (s, q) in series.iter_mut().zip([0.5, 0.95, 0.99]) {
+            let wanted = ((q * timed as f64).ceil() as u64).max(1);
+            if let Some(&(micros, _)) = counts.iter().find(|(_, n)| *n >= wanted) {
+                s.points.push((middle, micros as f64 / 1000.0));
+            }
+        }
+    }
+    (series[0].points.len() >= 2).then_some(series)
+}
+
+/// Percentiles over time for each endpoint whose blocks know them, small
+/// enough to sit side by side.
+pub(super) fn per_endpoint(input: &ReportInput) -> Vec<ChartView> {
+    let seconds = Axis {
+        label: "time since start (s)".into(),
+        ..Axis::default()
+    };
+    locust_order(input.current)
+        .filter(|(key, _)| !key.is_aggregated())
+        .filter_map(|(key, row)| {
+            let series = percentiles_over_time(row)?;
+            let title = key.to_string();
+            Some(ChartView {
+                svg: Value::from_safe_string(svg::line_chart(
+                    &format!("{title}: response time percentiles over time"),
+                    &seconds,
+                    &response_time(),
+                    &series,
+                )),
+                title,
+                id: "endpoint-latency",
+            })
+        })
+        .collect()
 }

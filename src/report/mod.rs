@@ -21,7 +21,7 @@ use minijinja::{Environment, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::endpoint::Endpoint;
-use crate::gate::input::{Latency, RowStats, RunStats};
+use crate::gate::input::{BlockLatency, Latency, RowStats, RunStats};
 use crate::gate::{ms, quantile, significant, Verdict};
 use crate::history::HistoryRow;
 use crate::publish::summary_json::RunSummary;
@@ -133,6 +133,7 @@ struct Page<'a> {
     percentile_headers: Vec<String>,
     failures: &'a [FailureRow],
     charts: Vec<ChartView>,
+    endpoint_charts: Vec<ChartView>,
     trends: Vec<TrendRow>,
     trend_runs: usize,
 }
@@ -233,6 +234,7 @@ pub fn render(input: &ReportInput) -> anyhow::Result<String> {
             .collect(),
         failures: &input.failures,
         charts: charts::charts(input),
+        endpoint_charts: charts::per_endpoint(input),
         trends: trends::trends(input.history),
         trend_runs: crate::history::last_runs(input.history, TREND_RUNS).len(),
     };
@@ -376,9 +378,24 @@ mod tests {
     use crate::metrics::new_histogram;
     use std::collections::BTreeMap;
 
-    /// An hour's run with 50 endpoints stays well under 1.5 MB.
+    /// An hour's run with 50 endpoints, each with its 32 time blocks (so
+    /// its own percentile chart), stays well under 1.5 MB.
     #[test]
     fn an_hour_with_fifty_endpoints_stays_small() {
+        use crate::gate::input::BlockCounts;
+        // A block of 112.5 s at ~5.5 requests a second, over 40 buckets.
+        let blocks: Vec<BlockCounts> = (0..32)
+            .map(|b| BlockCounts {
+                secs: 112.5,
+                requests: 620,
+                failures: 1,
+                latency: BlockLatency::AtOrBelow(
+                    (1..=40u64)
+                        .map(|k| (1_000 + k * 50_000 + b * 100, k * 15))
+                        .collect(),
+                ),
+            })
+            .collect();
         let mut rows = BTreeMap::new();
         for i in 0..=50 {
             let mut histogram = new_histogram();
@@ -402,7 +419,7 @@ mod tests {
                     requests_per_second: 5.5,
                     average_ms: 30.0,
                     latency: Latency::Exact(histogram),
-                    blocks: Vec::new(),
+                    blocks: blocks.clone(),
                 },
             );
         }
@@ -451,5 +468,6 @@ mod tests {
         .unwrap();
         assert!(html.len() < 1_500_000, "{} bytes", html.len());
         assert!(html.contains("/api/v1/resource-49/[id]/"));
+        assert_eq!(html.matches("class=\"chart-endpoint-latency\"").count(), 50);
     }
 }
