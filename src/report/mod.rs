@@ -294,9 +294,35 @@ fn rows(verdict: &Verdict, keep: impl Fn(u8) -> bool) -> Vec<ComparisonRow> {
             interval: verdict_text::interval(c),
             outcome: c.outcome.as_str(),
             fails: c.fails_gate,
-            reason: c.reason.clone(),
+            reason: beyond_the_columns(&c.reason),
         })
         .collect()
+}
+
+/// A reason without what the table's other columns already say: of
+/// `p50 11 ms → 14 ms (+27%, CI +3%..+35%; requests correlated …): regressed,
+/// above +10%`, only `requests correlated …: regressed, above +10%`.
+fn beyond_the_columns(reason: &str) -> String {
+    let head_end = match (reason.find(" ("), reason.find(": ")) {
+        (Some(open), Some(colon)) if open < colon => {
+            reason[open..].find("): ").map(|i| (open, open + i))
+        }
+        _ => None,
+    };
+    match head_end {
+        Some((open, close)) => {
+            let inside = &reason[open + 2..close];
+            let words = &reason[close + 3..];
+            match inside.split_once("; ") {
+                Some((_, note)) => format!("{note}: {words}"),
+                None => words.to_owned(),
+            }
+        }
+        None => match reason.split_once(": ") {
+            Some((_, words)) => words.to_owned(),
+            None => reason.to_owned(),
+        },
+    }
 }
 
 /// HTML-escaped text with `<wbr>` after each `/`.
@@ -377,6 +403,25 @@ mod tests {
     use crate::gate::input::RowStats;
     use crate::metrics::new_histogram;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn reasons_drop_what_the_other_columns_say() {
+        assert_eq!(
+            beyond_the_columns("p50 11.0 ms → 14.0 ms (+27%, CI +3.3%..+35%; requests correlated in time, each run counts as 1/8 of its requests): regressed, above +10%"),
+            "requests correlated in time, each run counts as 1/8 of its requests: regressed, above +10%"
+        );
+        assert_eq!(
+            beyond_the_columns("failures 0.00% → 0.00% (+0.0 pp, CI -8.9 pp..+7.6 pp): unchanged, within ±1 pp (runs of 3 min would catch twice the tolerance)"),
+            "unchanged, within ±1 pp (runs of 3 min would catch twice the tolerance)"
+        );
+        assert_eq!(
+            beyond_the_columns(
+                "p99: cannot be judged, too few samples (3 and 4 requests; at least 5 needed)"
+            ),
+            "cannot be judged, too few samples (3 and 4 requests; at least 5 needed)"
+        );
+        assert_eq!(beyond_the_columns("no colon here"), "no colon here");
+    }
 
     /// An hour's run with 50 endpoints, each with its 32 time blocks (so
     /// its own percentile chart), stays well under 1.5 MB.
