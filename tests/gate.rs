@@ -292,6 +292,24 @@ fn a_run_writes_a_valid_summary_and_updates_its_baseline_atomically() {
     let summary = assert_valid_summary(&dir.path().join("out/summary.json"));
     assert_eq!(summary["run"]["users"], 4);
     assert_eq!(summary["verdict"]["thresholds"][0]["passed"], true);
+    // On the wire: one kept-alive connection per user, and every response
+    // starts no sooner than the 2 ms the demo API waits before answering.
+    let wire = &summary["run"]["wire"];
+    let connections = wire["connections"].as_u64().unwrap();
+    assert!((4..=8).contains(&connections), "{wire}");
+    assert_eq!(wire["requests"], summary["run"]["requests"], "{wire}");
+    assert!(wire["bytes_sent"].as_u64().unwrap() > 30 * wire["requests"].as_u64().unwrap());
+    assert!(wire["bytes_received"].as_u64().unwrap() > wire["bytes_sent"].as_u64().unwrap() / 10);
+    let first_byte_p50 = wire["first_byte_ms"]["p50"].as_f64().unwrap();
+    let latency_p50 = comparison(&summary, "/health", "p50")["current"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (2.0..=latency_p50 + 0.5).contains(&first_byte_p50),
+        "first byte {first_byte_p50} ms, response {latency_p50} ms: {wire}"
+    );
+    let report = std::fs::read_to_string(dir.path().join("out/report.html")).unwrap();
+    assert!(report.contains("id=\"run-wire\""), "the report shows it");
     assert_eq!(
         std::fs::read(baseline.join("histograms.json")).unwrap(),
         saved,

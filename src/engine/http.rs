@@ -23,6 +23,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 use super::wire::{self, Chunks, Framing};
+use crate::metrics::wire::Wire;
 use crate::scenario::Tls;
 
 /// Status, body (empty unless asked for), body length, the `Location` of a
@@ -34,6 +35,8 @@ pub struct Exchanged {
     pub body_length: u64,
     pub location: Option<String>,
     pub set_cookies: Vec<String>,
+    /// Its bytes and timings on the wire.
+    pub wire: Wire,
 }
 
 /// A request as the user prepared it.
@@ -180,6 +183,10 @@ pub struct Session {
 struct Connection {
     stream: Stream,
     buffer: BytesMut,
+    /// Bytes read on it so far.
+    received: u64,
+    /// When the response being read gave its first bytes.
+    first_read: Option<std::time::Instant>,
 }
 
 enum Stream {
@@ -221,22 +228,39 @@ impl Session {
             request.headers,
             request.body,
         );
+        let mut on_wire = Wire::default();
         for attempt in 0..2 {
             let (mut connection, reused) = match self.connection.take() {
                 Some(connection) => (connection, true),
-                None => (self.connect().await?, false),
+                None => {
+                    let opening = std::time::Instant::now();
+                    let connection = self.connect().await?;
+                    on_wire.connect = Some(opening.elapsed());
+                    (connection, false)
+                }
             };
             let sent = async {
                 connection.stream.write_all(&self.out).await?;
                 connection.stream.flush().await
             }
             .await;
+            let (received, sent_at) = (connection.received, std::time::Instant::now());
+            // Bytes of an earlier response left in the buffer were read then.
+            connection.first_read = (!connection.buffer.is_empty()).then_some(sent_at);
             let outcome = match sent {
-                Ok(()) => connection.read_response(request.method, keep_body).await,
+                Ok(()) => {
+                    on_wire.sent += self.out.len() as u64;
+                    connection.read_response(request.method, keep_body).await
+                }
                 Err(error) => Err(Failure::Unanswered(format!("request failed: {error}"))),
             };
+            on_wire.received += connection.received - received;
             match outcome {
-                Ok((exchanged, keep_alive)) => {
+                Ok((mut exchanged, keep_alive)) => {
+                    on_wire.first_byte = connection
+                        .first_read
+                        .map(|at| at.saturating_duration_since(sent_at));
+                    exchanged.wire = on_wire;
                     if keep_alive {
                         if connection.buffer.capacity() > KEEP_BUFFER {
                             connection.buffer = BytesMut::new();
@@ -272,6 +296,8 @@ impl Session {
                     return Ok(Connection {
                         stream,
                         buffer: BytesMut::new(),
+                        received: 0,
+                        first_read: None,
                     });
                 }
                 Err(error) => last_error = Some(error),
@@ -420,6 +446,7 @@ impl Connection {
             body_length,
             location: head.location,
             set_cookies: head.set_cookies,
+            wire: Wire::default(),
         };
         // Bytes beyond the response mean the server and we disagree on
         // framing: such a connection is not reused.
@@ -430,7 +457,12 @@ impl Connection {
     /// Reads what has arrived, with room for at least `room` bytes.
     async fn fill(&mut self, room: usize) -> io::Result<usize> {
         self.buffer.reserve(room);
-        self.stream.read_buf(&mut self.buffer).await
+        let read = self.stream.read_buf(&mut self.buffer).await?;
+        if read > 0 {
+            self.received += read as u64;
+            self.first_read.get_or_insert_with(std::time::Instant::now);
+        }
+        Ok(read)
     }
 }
 

@@ -16,6 +16,7 @@ use hyper::Method;
 
 pub mod blocks;
 pub mod watch;
+pub mod wire;
 use blocks::{Block, BlockSeries, BlockStats};
 
 /// Distinct error messages kept per shard before the rest are lumped together:
@@ -201,6 +202,7 @@ struct Shard {
     total: EndpointStats,
     second: EndpointStats,
     errors: HashMap<(EndpointKey, String), ErrorStats>,
+    wire: wire::WireStats,
 }
 
 /// Per-second figures of the whole swarm.
@@ -220,6 +222,7 @@ pub struct Snapshot {
     pub errors: Vec<ErrorStats>,
     /// The run in time blocks, oldest first; empty when not recorded.
     pub blocks: Vec<Block>,
+    pub wire: wire::WireStats,
 }
 
 impl Snapshot {
@@ -233,6 +236,7 @@ impl Snapshot {
                 pooled.endpoints.entry(key).or_default().merge(&stats);
             }
             pooled.total.merge(&snapshot.total);
+            pooled.wire.merge(&snapshot.wire);
             for error in snapshot.errors {
                 add_error(&mut pooled.errors, error);
             }
@@ -286,6 +290,7 @@ impl Snapshot {
             total: self.total,
             errors,
             blocks,
+            wire: self.wire,
         }
     }
 }
@@ -351,6 +356,11 @@ impl Recorder {
         lumped.is_none()
     }
 
+    /// Records what one request did on the wire.
+    pub fn record_wire(&self, shard: usize, wire: &wire::Wire) {
+        self.lock(shard % self.shards.len()).wire.record(wire);
+    }
+
     fn admit(&self, key: &EndpointKey) -> bool {
         let mut rows = self.rows.lock().unwrap_or_else(|p| p.into_inner());
         rows.contains(key) || rows.len() < MAX_ENDPOINTS && rows.insert(key.clone())
@@ -364,6 +374,7 @@ impl Recorder {
             shard.endpoints.clear();
             shard.errors.clear();
             shard.total = EndpointStats::default();
+            shard.wire = wire::WireStats::default();
         }
         self.rows.lock().unwrap_or_else(|p| p.into_inner()).clear();
         self.series().clear();
@@ -432,6 +443,7 @@ impl Recorder {
                     .merge(&row.stats);
             }
             snapshot.total.merge(&shard.total);
+            snapshot.wire.merge(&shard.wire);
             for (key, error) in &shard.errors {
                 errors
                     .entry(key.clone())

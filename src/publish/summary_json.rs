@@ -62,6 +62,9 @@ pub struct RunSummary {
     /// How the generator and its machine fared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine: Option<crate::metrics::watch::MachineWatch>,
+    /// Bytes and timings on the wire: connect and time to first byte.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wire: Option<crate::metrics::wire::WireSummary>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -140,6 +143,7 @@ impl RunSummary {
             }),
             warnings: run.warnings(),
             machine: run.machine.clone(),
+            wire: run.stats.wire.summary(),
         }
     }
 }

@@ -49,6 +49,8 @@ pub struct RunMeta {
     pub warnings: Vec<String>,
     /// How the generator and its machine fared, in words.
     pub machine: Option<String>,
+    /// Connections, bytes and wire timings, in words.
+    pub wire: Option<String>,
 }
 
 impl From<&RunSummary> for RunMeta {
@@ -66,6 +68,7 @@ impl From<&RunSummary> for RunMeta {
             interrupted: run.interrupted,
             warnings: run.warnings.clone(),
             machine: run.machine.as_ref().map(|m| m.describe()),
+            wire: run.wire.as_ref().map(|w| w.describe()),
         }
     }
 }

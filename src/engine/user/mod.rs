@@ -192,7 +192,7 @@ impl User {
         let in_flight = InFlight(Some(&shared.cut_off));
         let outcome = tokio::select! {
             biased;
-            outcome = exchange_following_redirects(&mut self.session, &mut self.cookies, &shared, prepared, keep_body, || {
+            outcome = exchange_following_redirects(&mut self.session, &mut self.cookies, (&shared, self.shard), prepared, keep_body, || {
                 headers_for(&shared, &self.headers, step, &context)
             }) => outcome,
             _ = &mut timeout => Err("request timed out".into()),
@@ -370,7 +370,7 @@ fn headers_for(
 async fn exchange_following_redirects(
     session: &mut Session,
     cookies: &mut CookieJar,
-    shared: &Shared,
+    (shared, shard): (&Shared, usize),
     prepared: Prepared,
     keep_body: Option<usize>,
     headers_again: impl Fn() -> Result<HeaderMap, String>,
@@ -398,6 +398,7 @@ async fn exchange_following_redirects(
             body: &body,
         };
         let response = session.exchange(&request, keep_body).await?;
+        shared.recorder.record_wire(shard, &response.wire);
         for set_cookie in &response.set_cookies {
             cookies.store(set_cookie, target);
         }
