@@ -7,6 +7,7 @@ pub mod limits;
 pub mod rounds;
 pub mod schedule;
 pub mod target;
+mod tls;
 mod user;
 pub mod watch;
 pub(crate) mod wire;

@@ -108,46 +108,6 @@ pub struct WireSummary {
     pub first_byte_ms: Option<Spread>,
 }
 
-impl WireSummary {
-    /// `8,124 responses on 20 connections, 1.2 MB sent, 9.8 MB received;
-    /// connecting p50 0.12 ms …; first byte p50 4.1 ms …`
-    pub fn describe(&self) -> String {
-        let mut text = format!(
-            "{} responses on {} connections, {} sent, {} received",
-            self.requests,
-            self.connections,
-            bytes(self.bytes_sent),
-            bytes(self.bytes_received)
-        );
-        for (what, spread) in [
-            ("connecting", self.connect_ms),
-            ("first byte", self.first_byte_ms),
-        ] {
-            if let Some(s) = spread {
-                text.push_str(&format!(
-                    "; {what} p50 {}, p95 {}, p99 {}, max {}",
-                    crate::gate::ms(s.p50),
-                    crate::gate::ms(s.p95),
-                    crate::gate::ms(s.p99),
-                    crate::gate::ms(s.max)
-                ));
-            }
-        }
-        text
-    }
-}
-
-/// Bytes in the largest unit that keeps a whole number in front.
-fn bytes(n: u64) -> String {
-    let n = n as f64;
-    match n {
-        n if n >= 1e9 => format!("{:.1} GB", n / 1e9),
-        n if n >= 1e6 => format!("{:.1} MB", n / 1e6),
-        n if n >= 1e3 => format!("{:.1} kB", n / 1e3),
-        n => format!("{n} B"),
-    }
-}
-
 /// A duration's distribution, ms.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Spread {
@@ -202,13 +162,5 @@ mod tests {
         assert!((first_byte.p50 - 1.49).abs() < 0.02, "{first_byte:?}");
         assert!((summary.connect_ms.unwrap().max - 3.0).abs() < 0.05);
         assert_eq!(WireStats::default().summary(), None);
-        let text = summary.describe();
-        assert!(
-            text.starts_with(
-                "101 responses on 2 connections, 12.0 kB sent, 48.0 kB received; connecting p50 3."
-            ),
-            "{text}"
-        );
-        assert!(text.contains("; first byte p50 1.4"), "{text}");
     }
 }

@@ -24,6 +24,7 @@ use crate::endpoint::Endpoint;
 use crate::gate::input::{BlockLatency, Latency, RowStats, RunStats};
 use crate::gate::{ms, quantile, significant, Verdict};
 use crate::history::HistoryRow;
+use crate::metrics::wire::WireSummary;
 use crate::publish::summary_json::RunSummary;
 use crate::publish::verdict_text;
 use crate::results::failures_csv::FailureRow;
@@ -68,8 +69,46 @@ impl From<&RunSummary> for RunMeta {
             interrupted: run.interrupted,
             warnings: run.warnings.clone(),
             machine: run.machine.as_ref().map(|m| m.describe()),
-            wire: run.wire.as_ref().map(|w| w.describe()),
+            wire: run.wire.as_ref().map(wire_text),
         }
+    }
+}
+
+/// `8,124 responses on 20 connections, 1.2 MB sent, 9.8 MB received;
+/// connecting p50 0.12 ms …; first byte p50 4.1 ms …`
+fn wire_text(wire: &WireSummary) -> String {
+    let mut text = format!(
+        "{} responses on {} connections, {} sent, {} received",
+        wire.requests,
+        wire.connections,
+        bytes(wire.bytes_sent),
+        bytes(wire.bytes_received)
+    );
+    for (what, spread) in [
+        ("connecting", wire.connect_ms),
+        ("first byte", wire.first_byte_ms),
+    ] {
+        if let Some(s) = spread {
+            text.push_str(&format!(
+                "; {what} p50 {}, p95 {}, p99 {}, max {}",
+                crate::gate::ms(s.p50),
+                crate::gate::ms(s.p95),
+                crate::gate::ms(s.p99),
+                crate::gate::ms(s.max)
+            ));
+        }
+    }
+    text
+}
+
+/// Bytes in the largest unit that keeps a whole number in front.
+fn bytes(n: u64) -> String {
+    let n = n as f64;
+    match n {
+        n if n >= 1e9 => format!("{:.1} GB", n / 1e9),
+        n if n >= 1e6 => format!("{:.1} MB", n / 1e6),
+        n if n >= 1e3 => format!("{:.1} kB", n / 1e3),
+        n => format!("{n} B"),
     }
 }
 
@@ -406,6 +445,31 @@ mod tests {
     use crate::gate::input::RowStats;
     use crate::metrics::new_histogram;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn the_wire_reads_in_one_line() {
+        use crate::metrics::wire::Spread;
+        let spread = |p50| {
+            Some(Spread {
+                p50,
+                p95: 2.0 * p50,
+                p99: 3.0 * p50,
+                max: 9.0 * p50,
+            })
+        };
+        let text = wire_text(&WireSummary {
+            requests: 101,
+            connections: 2,
+            bytes_sent: 12_001,
+            bytes_received: 4_800_000,
+            connect_ms: spread(0.25),
+            first_byte_ms: spread(1.5),
+        });
+        assert_eq!(
+            text,
+            "101 responses on 2 connections, 12.0 kB sent, 4.8 MB received; connecting p50 0.250 ms, p95 0.500 ms, p99 0.750 ms, max 2.25 ms; first byte p50 1.50 ms, p95 3.00 ms, p99 4.50 ms, max 13.5 ms"
+        );
+    }
 
     #[test]
     fn reasons_drop_what_the_other_columns_say() {
