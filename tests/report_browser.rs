@@ -110,6 +110,29 @@ fn the_report_renders_in_headless_chromium() {
     );
     assert!(html.contains("/<wbr>api/<wbr>v1/<wbr>products/<wbr>[id]/<wbr>"));
 
+    // Nothing is wider than the page: a copy of the report with a script
+    // that lists what sticks out on the right, read back from the DOM.
+    for width in [1300, 900] {
+        let probe = dir.path().join(format!("probe-{width}.html"));
+        let page_text = std::fs::read_to_string(&page).unwrap();
+        let script = "<script>var wide = []; var limit = document.documentElement.clientWidth + 1; document.querySelectorAll('body *').forEach(function (e) { var r = e.getBoundingClientRect(); if (r.width > 0 && r.right > limit) wide.push(e.tagName + (e.id ? '#' + e.id : '')); }); document.body.setAttribute('data-too-wide', wide.slice(0, 12).join(' ') || 'none');</script></body>";
+        std::fs::write(&probe, page_text.replace("</body>", script)).unwrap();
+        let dom = chromium(
+            &["--dump-dom", &format!("--window-size={width},2000")],
+            &probe,
+            &dir.path().join(format!("profile-width-{width}")),
+        );
+        let html = String::from_utf8_lossy(&dom.stdout);
+        assert!(
+            html.contains("data-too-wide=\"none\""),
+            "at {width} px some elements are wider than the page: {}",
+            html.split("data-too-wide=\"")
+                .nth(1)
+                .and_then(|t| t.split('"').next())
+                .unwrap_or("(the probe did not run)")
+        );
+    }
+
     let screenshot = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/report-screenshot.png");
     let _ = std::fs::remove_file(&screenshot);
     let shot = chromium(
