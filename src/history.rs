@@ -169,13 +169,7 @@ pub(crate) fn parse(bytes: &[u8], path: &Path) -> Result<Vec<HistoryRow>, Invali
     if bytes.is_empty() {
         return Ok(Vec::new());
     }
-    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(bytes);
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| InvalidInput(format!("{file}: not a history CSV: {e}")))?
-        .iter()
-        .map(str::to_owned)
-        .collect();
+    let (mut reader, header) = crate::results::locust::csv_reader(bytes, path, "a history CSV")?;
     if header != HEADER {
         return Err(InvalidInput(format!(
             "{file}: not a swarmgate history file: the header should be `{}`",

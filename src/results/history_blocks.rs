@@ -144,14 +144,7 @@ fn merged(pair: &[BlockCounts]) -> BlockCounts {
 /// run's end is left out.
 fn writes(bytes: &[u8], path: &Path) -> Result<Vec<Write>, InvalidInput> {
     let file = path.display();
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(bytes);
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| InvalidInput(format!("{file}: not a CSV file: {e}")))?
-        .iter()
-        .map(str::to_owned)
-        .collect();
+    let (mut reader, header) = super::locust::csv_reader(bytes, path, "a CSV file")?;
     let column = |name: &str| {
         header.iter().position(|h| h == name).ok_or_else(|| {
             InvalidInput(format!(

@@ -201,6 +201,25 @@ pub fn read_text_cell(cell: &str) -> &str {
     cell.strip_prefix('\'').unwrap_or(cell)
 }
 
+/// A reader of a CSV file as Locust or another tool may have rewritten it
+/// (a byte-order mark, LF or CRLF), and its header; `what` names the kind
+/// of file in the message when there is no header to read.
+pub fn csv_reader<'a>(
+    bytes: &'a [u8],
+    file: &std::path::Path,
+    what: &str,
+) -> Result<(csv::Reader<&'a [u8]>, Vec<String>), crate::InvalidInput> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(bytes);
+    let header = reader
+        .headers()
+        .map_err(|e| crate::InvalidInput(format!("{}: not {what}: {e}", file.display())))?
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    Ok((reader, header))
+}
+
 /// Python's csv writer: CRLF line ends, quotes only where needed.
 pub fn csv_writer<W: std::io::Write>(out: W) -> csv::Writer<W> {
     csv::WriterBuilder::new()

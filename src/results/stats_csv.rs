@@ -85,13 +85,7 @@ pub fn parse_stats_csv(bytes: &[u8], path: &Path) -> Result<RunStats, InvalidInp
             "{file}: the file is empty; expected a stats CSV from swarmgate or Locust"
         )));
     }
-    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(bytes);
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| InvalidInput(format!("{file}: not a CSV file: {e}")))?
-        .iter()
-        .map(str::to_owned)
-        .collect();
+    let (mut reader, header) = super::locust::csv_reader(bytes, path, "a CSV file")?;
     if header.len() < REQUIRED.len() || header[..REQUIRED.len()] != REQUIRED {
         return Err(InvalidInput(format!(
             "{file}: not a stats CSV: the header should start `{}`, but it is `{}`",
