@@ -105,6 +105,10 @@ fn the_report_renders_in_headless_chromium() {
     );
     assert!(html.contains("<details id=\"comparisons-settled\">"));
     assert!(
+        html.contains("<circle") && html.contains("</title></circle>"),
+        "points tell their values on hover"
+    );
+    assert!(
         html.matches("class=\"chart-endpoint-latency\"").count() >= 5,
         "a percentile chart for each of the demo's five endpoints"
     );

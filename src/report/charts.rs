@@ -222,7 +222,7 @@ pub(super) fn per_endpoint(input: &ReportInput) -> Vec<ChartView> {
             let series = percentiles_over_time(row)?;
             let title = key.to_string();
             Some(ChartView {
-                svg: Value::from_safe_string(svg::line_chart(
+                svg: Value::from_safe_string(svg::small_line_chart(
                     &format!("{title}: response time percentiles over time"),
                     &seconds,
                     &response_time(),

@@ -50,6 +50,21 @@ pub struct Axis {
     pub names: Vec<(f64, String)>,
 }
 
+/// Series of more points than this get no tooltip per point.
+const MAX_POINT_TIPS: usize = 64;
+
+/// A point's coordinate in a tooltip: its name on a named axis, else the
+/// number to three significant digits.
+fn point_value(v: f64, axis: &Axis) -> String {
+    if let Some((_, name)) = axis.names.iter().find(|(at, _)| (*at - v).abs() < 1e-9) {
+        return name.clone();
+    }
+    match axis.scale {
+        Scale::Nines => tick_label(v, Scale::Nines),
+        _ => crate::gate::significant(v),
+    }
+}
+
 /// Named ticks beyond this would overlap on the chart's width.
 const MAX_NAMED_TICKS: usize = 8;
 
@@ -222,8 +237,19 @@ fn bounds(values: impl Iterator<Item = f64>, scale: Scale, from_zero: bool) -> (
     }
 }
 
-/// A line chart; each series a polyline, with a legend.
+/// A line chart; each series a polyline, with a legend, and each point's
+/// value on hover where the points are few.
 pub fn line_chart(title: &str, x: &Axis, y: &Axis, series: &[Series]) -> String {
+    chart_of_lines(title, x, y, series, true)
+}
+
+/// A line chart without tooltips per point: for small multiples, which
+/// would otherwise double the report's size.
+pub fn small_line_chart(title: &str, x: &Axis, y: &Axis, series: &[Series]) -> String {
+    chart_of_lines(title, x, y, series, false)
+}
+
+fn chart_of_lines(title: &str, x: &Axis, y: &Axis, series: &[Series], tips: bool) -> String {
     let (x_low, x_high) = bounds(
         series.iter().flat_map(|s| s.points.iter().map(|p| p.0)),
         x.scale,
@@ -275,6 +301,22 @@ pub fn line_chart(title: &str, x: &Axis, y: &Axis, series: &[Series]) -> String 
             s.style.dash,
             escape(&s.label)
         );
+        // Hovering a point tells its value, where the points are few
+        // enough to tell apart (and the file stays small).
+        if tips && s.points.len() <= MAX_POINT_TIPS {
+            for (vx, vy) in &s.points {
+                let _ = write!(
+                    svg,
+                    r#"<circle cx="{:.1}" cy="{:.1}" r="4" fill="{}" fill-opacity="0"><title>{}: {} at {}</title></circle>"#,
+                    px(*vx),
+                    py(*vy),
+                    s.style.colour,
+                    escape(&s.label),
+                    point_value(*vy, y),
+                    point_value(*vx, x)
+                );
+            }
+        }
     }
     legend(
         &mut svg,
@@ -526,6 +568,26 @@ mod tests {
             vec![1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0]
         );
         assert_eq!(tick_label(0.999, Scale::Nines), "99.9%");
+    }
+
+    #[test]
+    fn few_points_tell_their_values_on_hover() {
+        let chart = |n: usize| {
+            line_chart(
+                "t",
+                &Axis::default(),
+                &Axis::default(),
+                &[Series {
+                    label: "p95".into(),
+                    points: (0..n).map(|i| (i as f64, 1.5 * i as f64)).collect(),
+                    style: STYLES[0],
+                }],
+            )
+        };
+        let few = chart(3);
+        assert_eq!(few.matches("<circle").count(), 3);
+        assert!(few.contains("<title>p95: 3.00 at 2.00</title>"), "{few}");
+        assert_eq!(chart(MAX_POINT_TIPS + 1).matches("<circle").count(), 0);
     }
 
     #[test]
