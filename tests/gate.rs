@@ -578,20 +578,8 @@ fn a_history_of_noisy_runs_widens_the_verdict_to_their_spread() {
     // Offline, `compare --history` judges the same pair the same way and
     // leaves the history as it was.
     let kept = std::fs::read(&history).unwrap();
-    let offline = |extra: &[&str]| {
-        let output = swarmgate()
-            .arg("compare")
-            .arg(&out)
-            .arg("--baseline")
-            .arg(&baseline)
-            .args(extra)
-            .arg("--report")
-            .arg(dir.path().join("report.html"))
-            .output()
-            .unwrap();
-        assert_no_panic(&output);
-        output
-    };
+    let offline =
+        |extra: &[&str]| compare(out.to_str().unwrap(), baseline.to_str().unwrap(), extra);
     let alone = offline(&[]);
     assert_eq!(alone.status.code(), Some(1), "{}", stdout_of(&alone));
     let with_history = offline(&["--history", history.to_str().unwrap()]);
