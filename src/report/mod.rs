@@ -5,6 +5,7 @@
 //! are SVG drawn in [`svg`]. Every name is escaped: endpoint names and error
 //! messages come from the system under test.
 
+mod axis;
 mod charts;
 mod saved;
 pub mod svg;
@@ -30,7 +31,8 @@ use crate::publish::verdict_text;
 use crate::results::failures_csv::FailureRow;
 use crate::results::timeline::TimelinePoint;
 use crate::InvalidInput;
-use svg::{Axis, Scale, Series, STYLES};
+use axis::{Axis, Scale};
+use svg::{Series, STYLES};
 
 const TEMPLATE: &str = include_str!("../../templates/report.html");
 
