@@ -317,11 +317,14 @@ fn init_writes_a_starter_and_never_overwrites() {
     let dir = tempfile::tempdir().unwrap();
     // The repository's own .gitignore, without a final newline, is kept.
     std::fs::write(dir.path().join(".gitignore"), "target").unwrap();
-    let first = swarmgate()
-        .args(["init", "--dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let init = || {
+        swarmgate()
+            .args(["init", "--dir"])
+            .arg(dir.path())
+            .output()
+            .unwrap()
+    };
+    let first = init();
     assert!(first.status.success(), "{}", stderr_of(&first));
     let scenario = dir.path().join("swarmgate.toml");
     let workflow = dir.path().join(".github/workflows/swarmgate.yml");
@@ -349,11 +352,7 @@ fn init_writes_a_starter_and_never_overwrites() {
     );
 
     std::fs::write(&scenario, "# mine\n").unwrap();
-    let again = swarmgate()
-        .args(["init", "--dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let again = init();
     assert_no_panic(&again);
     assert_eq!(again.status.code(), Some(2));
     assert!(stderr_of(&again).contains("exist already"));
@@ -362,11 +361,7 @@ fn init_writes_a_starter_and_never_overwrites() {
     // the results directory only once.
     std::fs::remove_file(&scenario).unwrap();
     std::fs::remove_file(&workflow).unwrap();
-    let third = swarmgate()
-        .args(["init", "--dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let third = init();
     assert!(third.status.success(), "{}", stderr_of(&third));
     assert_eq!(
         std::fs::read_to_string(dir.path().join(".gitignore")).unwrap(),
