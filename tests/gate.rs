@@ -520,6 +520,71 @@ fn a_service_that_eats_the_machine_is_not_excused_by_it() {
     assert_eq!(median["outcome"], "regressed", "{median}");
 }
 
+/// A service that burns CPU per request and is 40% slower, measured on a
+/// machine whose background was 6% busier than the baseline's: the timer
+/// lag and CPU pressure under the load are the service's own doing, so the
+/// machine excuses ×1.06 at most and the slowdown fails.
+#[test]
+fn a_slightly_busier_background_excuses_no_more_than_itself() {
+    let quiet = DemoApi::with_latency(5);
+    let hungry = DemoApi::with_faults(swarmgate::demo::Faults {
+        latency: std::time::Duration::from_millis(7),
+        cpu: std::time::Duration::from_millis(2),
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = health_scenario(dir.path(), "2s");
+    let (out, baseline) = (dir.path().join("out"), dir.path().join("baseline"));
+    let first = run_with_baseline(
+        &scenario,
+        &quiet.url,
+        &out,
+        &baseline,
+        &["--update-baseline"],
+    );
+    assert_eq!(first.status.code(), Some(0), "{}", stderr_of(&first));
+    let slowed = run_with_baseline(&scenario, &hungry.url, &out, &baseline, &[]);
+    assert_ne!(slowed.status.code(), Some(2), "{}", stderr_of(&slowed));
+    // The two runs' backgrounds as a busier runner would have left them:
+    // the current one's busy thread got 1/1.06 of the baseline's share.
+    let read = |path: &std::path::Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    };
+    let recorded = read(&baseline.join("histograms.json"));
+    // A share is counted at most whole (a busy thread's clock may say 1.003).
+    let share = recorded["run"]["machine"]["background"]["cpu_share"]
+        .as_f64()
+        .expect("the baseline records its background")
+        .min(1.0);
+    let current = out.join("histograms.json");
+    let mut patched = read(&current);
+    patched["run"]["machine"]["background"]["cpu_share"] = (share / 1.06).into();
+    std::fs::write(&current, serde_json::to_vec(&patched).unwrap()).unwrap();
+    let judged = compare(
+        out.to_str().unwrap(),
+        baseline.to_str().unwrap(),
+        &[
+            "--summary-json",
+            dir.path().join("again.json").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(judged.status.code(), Some(1), "{}", stdout_of(&judged));
+    let summary = read(&dir.path().join("again.json"));
+    assert!(
+        summary["verdict"]["machine"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("this run's machine was busier")),
+        "{summary}"
+    );
+    let median = comparison(&summary, "/health", "p50");
+    assert_eq!(median["outcome"], "regressed", "{median}");
+    let reason = median["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("although this run's machine was busier (allowance ×1.06"),
+        "{reason}"
+    );
+}
+
 /// With a history of runs that differ by ×5 from one another, a ×4
 /// change between two single runs is within what runs do; without the
 /// history the same pair regresses. (×4, so that a busy machine cannot

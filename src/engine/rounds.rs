@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::RunResult;
-use crate::metrics::watch::MachineWatch;
+use crate::metrics::watch::{Background, MachineWatch};
 use crate::metrics::Snapshot;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,10 +43,12 @@ impl RunResult {
                 max_lag: a.max_lag.max(b.max_lag),
                 dropped: a.dropped + b.dropped,
             });
-        let machine = rounds
-            .iter()
-            .filter_map(|r| r.machine.clone())
-            .reduce(busier);
+        let machine = pooled_machine(
+            &rounds
+                .iter()
+                .filter_map(|r| Some((r.machine.clone()?, r.measured.as_secs_f64())))
+                .collect::<Vec<_>>(),
+        );
         let mut over_row_limit: Vec<String> = rounds
             .iter()
             .flat_map(|r| r.over_row_limit.iter().cloned())
@@ -70,29 +72,97 @@ impl RunResult {
     }
 }
 
-/// The worse of two rounds' machines, measure by measure.
-fn busier(a: MachineWatch, b: MachineWatch) -> MachineWatch {
-    MachineWatch {
-        timer_lag_p50_ms: a.timer_lag_p50_ms.max(b.timer_lag_p50_ms),
-        timer_lag_p99_ms: a.timer_lag_p99_ms.max(b.timer_lag_p99_ms),
-        timer_lag_max_ms: a.timer_lag_max_ms.max(b.timer_lag_max_ms),
-        generator_cores: a.generator_cores.max(b.generator_cores),
-        cores: a.cores.max(b.cores),
-        cpu_pressure: a.cpu_pressure.max(b.cpu_pressure),
-        pressure_measured: a.pressure_measured && b.pressure_measured,
-        steal: a.steal.max(b.steal),
-        load_average: a.load_average.max(b.load_average),
-        background: match (a.background, b.background) {
-            (Some(x), Some(y)) if y.cpu_share < x.cpu_share => Some(y),
-            (x, y) => x.or(y),
-        },
-    }
+/// The machine the pooled requests saw: each measure the mean of the
+/// rounds' weighted by how long each measured, the background too (as the
+/// mean slowdown of CPU work), so that the run, its lag and its background
+/// describe the same time. Taking the worst of each, the lowest background
+/// with the highest lag, would make a run look busier than any of its rounds
+/// was.
+fn pooled_machine(rounds: &[(MachineWatch, f64)]) -> Option<MachineWatch> {
+    let (first, _) = rounds.first()?;
+    let total: f64 = rounds.iter().map(|(_, secs)| secs).sum();
+    let weight = |secs: f64| {
+        if total > 0.0 {
+            secs / total
+        } else {
+            1.0 / rounds.len() as f64
+        }
+    };
+    let mean = |measure: fn(&MachineWatch) -> f64| {
+        rounds
+            .iter()
+            .map(|(m, secs)| measure(m) * weight(*secs))
+            .sum::<f64>()
+    };
+    let backgrounds: Vec<(Background, f64)> = rounds
+        .iter()
+        .filter_map(|(m, secs)| Some((m.background?, *secs)))
+        .collect();
+    // A background stands for the run only when every round recorded one.
+    let background = (backgrounds.len() == rounds.len()).then(|| Background {
+        cpu_share: 1.0
+            / backgrounds
+                .iter()
+                .map(|(b, secs)| b.slowdown() * weight(*secs))
+                .sum::<f64>(),
+    });
+    Some(MachineWatch {
+        timer_lag_p50_ms: mean(|m| m.timer_lag_p50_ms),
+        timer_lag_p99_ms: mean(|m| m.timer_lag_p99_ms),
+        timer_lag_max_ms: rounds
+            .iter()
+            .map(|(m, _)| m.timer_lag_max_ms)
+            .fold(0.0, f64::max),
+        generator_cores: mean(|m| m.generator_cores),
+        cores: first.cores,
+        cpu_pressure: mean(|m| m.cpu_pressure),
+        pressure_measured: rounds.iter().all(|(m, _)| m.pressure_measured),
+        steal: mean(|m| m.steal),
+        load_average: rounds
+            .iter()
+            .map(|(m, _)| m.load_average)
+            .fold(0.0, f64::max),
+        background,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use Side::{Baseline as A, Candidate as B};
+
+    /// One busy round of three and one laggy round of three make a run a
+    /// third as busy and a third as laggy, not the busiest of each.
+    #[test]
+    fn a_pooled_machine_is_the_mean_of_its_rounds() {
+        let round = |share: f64, lag_p99_ms: f64| MachineWatch {
+            timer_lag_p99_ms: lag_p99_ms,
+            cores: 2,
+            background: Some(Background { cpu_share: share }),
+            ..MachineWatch::default()
+        };
+        let pooled = pooled_machine(&[
+            (round(0.5, 1.0), 2.0),
+            (round(1.0, 7.0), 2.0),
+            (round(1.0, 1.0), 2.0),
+        ])
+        .unwrap();
+        assert!((pooled.timer_lag_p99_ms - 3.0).abs() < 1e-9);
+        let slowdown = pooled.background.unwrap().slowdown();
+        assert!((slowdown - 4.0 / 3.0).abs() < 1e-9, "{slowdown}");
+        // A round without a background leaves the run without one: it
+        // cannot be excused on part of its time.
+        let unwatched = MachineWatch {
+            background: None,
+            ..round(1.0, 1.0)
+        };
+        assert_eq!(
+            pooled_machine(&[(round(0.5, 1.0), 1.0), (unwatched, 1.0)])
+                .unwrap()
+                .background,
+            None
+        );
+    }
 
     #[test]
     fn rounds_alternate_in_pairs() {

@@ -4,7 +4,7 @@
 use super::detectable::{self, Detectable};
 use super::format::{percent_text, percent_value, points, trim_number};
 use super::input::RowStats;
-use super::machine::Allowance;
+use super::machine::{Allowance, Explained};
 use super::quantiles::{count_effects, latency_effect, latency_spread_ms};
 use super::rules::MetricKind;
 use super::spread::Spread;
@@ -180,7 +180,7 @@ pub(crate) fn compare_row(
                 note,
                 seconds,
                 effects,
-                explained: machine.map(|m| (m.latency_factor(q, bv), m.evidence.clone())),
+                explained: machine.map(|m| m.explains(m.latency_factor(q, bv))),
                 values: (bv, cv),
                 interval,
                 allowed: tolerance.allowed,
@@ -212,7 +212,7 @@ pub(crate) fn compare_row(
                 note: String::new(),
                 seconds,
                 effects,
-                explained: machine.map(|m| (m.latency_factor(0.5, bv), m.evidence.clone())),
+                explained: machine.map(|m| m.explains(m.latency_factor(0.5, bv))),
                 values: (bv, cv),
                 interval,
                 allowed: tolerance.allowed,
@@ -310,7 +310,7 @@ pub(crate) fn compare_row(
                 note,
                 seconds,
                 effects,
-                explained: machine.map(|m| (m.throughput_factor(), m.evidence.clone())),
+                explained: machine.map(|m| m.explains(m.throughput_factor())),
                 values,
                 interval,
                 allowed: tolerance.allowed,
@@ -369,7 +369,7 @@ pub(crate) struct Relative {
     effects: (f64, f64),
     /// How far the ratio current / baseline is explained by the machines
     /// the two ran on, and the evidence.
-    explained: Option<(f64, String)>,
+    explained: Option<Explained>,
     values: (f64, f64),
     interval: (f64, f64),
     allowed: f64,
@@ -423,7 +423,12 @@ pub(crate) fn judge_relative(
     conclude(comparison, head, too_few, gated, || {
         let tolerance = percent_text(allowed);
         let judged = decide(change, interval, allowed, worse, beyond_floor, &tolerance);
-        let Some((factor, evidence)) = explained else {
+        let Some(Explained {
+            factor,
+            whose,
+            evidence,
+        }) = explained
+        else {
             return judged;
         };
         let decided = matches!(judged.outcome, Outcome::Regressed | Outcome::Improved);
@@ -442,20 +447,21 @@ pub(crate) fn judge_relative(
             beyond_floor,
             &tolerance,
         );
-        let explains = format!(
-            "the machines differed ({evidence}), which explains {}",
-            ratio_text(factor)
-        );
+        let allowance = format!("allowance {}", ratio_text(factor));
         if again.outcome == judged.outcome {
             Judged {
-                words: format!("{}, even allowing for that: {explains}", judged.words),
+                words: format!(
+                    "{}, although {whose} ({allowance}: {evidence})",
+                    judged.words
+                ),
                 ..judged
             }
         } else {
             Judged {
                 outcome: Outcome::Inconclusive,
                 words: format!(
-                    "inconclusive, {explains}; rerun on a quiet machine, or interleave both versions with --against"
+                    "inconclusive, {whose} ({evidence}), which explains {}; rerun on a quiet machine, or interleave both versions with --against",
+                    ratio_text(factor)
                 ),
             }
         }

@@ -339,7 +339,7 @@ fn a_busier_machine_explains_a_slowdown_but_not_a_collapse() {
     assert_eq!(p50.outcome, Outcome::Inconclusive);
     assert!(
         p50.reason
-            .contains("the machines differed (before the load a busy thread got 50% of a CPU vs 98%; during the run CPU pressure 50% vs 2%)")
+            .contains("this run's machine was busier (before the load a busy thread got 50% of a CPU vs 98%; during the run CPU pressure 50% vs 2%), which explains ×1.96")
             && p50.reason.contains("--against"),
         "{}",
         p50.reason
@@ -352,9 +352,11 @@ fn a_busier_machine_explains_a_slowdown_but_not_a_collapse() {
     let collapsed = run(vec![("/a", row(5000, 10.0, 0, 3))]);
     let verdict = judge(&on_machine(collapsed, 0.5), Some(&quiet), &Rules::default());
     assert!(!verdict.passed);
-    assert!(verdict.comparisons[0]
-        .reason
-        .contains("even allowing for that"));
+    let reason = &verdict.comparisons[0].reason;
+    assert!(
+        reason.contains("regressed, above +10%, although this run's machine was busier (allowance ×1.96: before the load"),
+        "{reason}"
+    );
 }
 
 /// Locust's percentile columns round a 5 ms API to whole milliseconds, so a
