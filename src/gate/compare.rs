@@ -1,6 +1,7 @@
 //! One row of the baseline against the same row now: for each metric the
 //! change, its interval, and whether it clears the tolerance.
 
+use super::dependence::Effect;
 use super::detectable::{self, Detectable};
 use super::format::{percent_text, percent_value, points, trim_number};
 use super::input::RowStats;
@@ -163,14 +164,16 @@ pub(crate) fn compare_row(
         };
         comparison.baseline = Some(bv);
         comparison.current = Some(cv);
-        let effects = (latency_effect(b, q), latency_effect(c, q));
+        let estimated = (latency_effect(b, q), latency_effect(c, q));
+        let effects = values_of(estimated);
         comparison.design_effect = Some(effects);
+        let side = alpha / 2.0;
         let (interval, note) = widen_ratio(
             &Metric::Percentile(percent),
             (bv, cv),
             stats::ratio_interval(
-                quantile_interval(&b.latency, q, b.timed, alpha / 2.0, effects.0),
-                quantile_interval(&c.latency, q, c.timed, alpha / 2.0, effects.1),
+                quantile_interval(&b.latency, q, b.timed, side, estimated.0.for_level(side)),
+                quantile_interval(&c.latency, q, c.timed, side, estimated.1.for_level(side)),
             ),
         );
         judge_relative(
@@ -198,11 +201,13 @@ pub(crate) fn compare_row(
         let (bv, cv) = (b.average_ms, c.average_ms);
         comparison.baseline = Some(bv);
         comparison.current = Some(cv);
-        let effects = (latency_effect(b, 0.5), latency_effect(c, 0.5));
+        let estimated = (latency_effect(b, 0.5), latency_effect(c, 0.5));
+        let effects = values_of(estimated);
         comparison.design_effect = Some(effects);
+        let side = alpha / 2.0;
         let interval = stats::ratio_interval(
-            mean_interval(b, alpha / 2.0, effects.0),
-            mean_interval(c, alpha / 2.0, effects.1),
+            mean_interval(b, side, estimated.0.for_level(side)),
+            mean_interval(c, side, estimated.1.for_level(side)),
         );
         let few = b.timed < rules.min_samples || c.timed < rules.min_samples;
         judge_relative(
@@ -235,12 +240,13 @@ pub(crate) fn compare_row(
         }
     };
     let (bv, cv) = (rate(b), rate(c));
-    let effects = (b_effects.0, c_effects.0);
+    let effects = values_of((b_effects.0, c_effects.0));
+    let grown = (b_effects.0.for_level(alpha), c_effects.0.for_level(alpha));
     let interval = stats::difference_interval(
-        b.failures as f64 / effects.0,
-        b.requests as f64 / effects.0,
-        c.failures as f64 / effects.1,
-        c.requests as f64 / effects.1,
+        b.failures as f64 / grown.0,
+        b.requests as f64 / grown.0,
+        c.failures as f64 / grown.1,
+        c.requests as f64 / grown.1,
         alpha,
     );
     let (interval, note) = match spread {
@@ -286,18 +292,19 @@ pub(crate) fn compare_row(
     comparison.baseline = Some(b.requests_per_second);
     comparison.current = Some(c.requests_per_second);
     if b.requests_per_second > 0.0 && c.requests_per_second > 0.0 {
-        let effects = (b_effects.1, c_effects.1);
+        let effects = values_of((b_effects.1, c_effects.1));
         comparison.design_effect = Some(effects);
-        let rate_interval = |s: &RowStats, effect: f64| {
+        let side = alpha / 2.0;
+        let rate_interval = |s: &RowStats, effect: Effect| {
             let seconds = s.requests as f64 / s.requests_per_second;
-            let (lo, hi) = stats::poisson_interval(s.requests, alpha / 2.0, effect);
+            let (lo, hi) = stats::poisson_interval(s.requests, side, effect.for_level(side));
             (lo / seconds, hi / seconds)
         };
         let values = (b.requests_per_second, c.requests_per_second);
         let (interval, note) = widen_ratio(
             &Metric::Throughput,
             values,
-            stats::ratio_interval(rate_interval(b, effects.0), rate_interval(c, effects.1)),
+            stats::ratio_interval(rate_interval(b, b_effects.1), rate_interval(c, c_effects.1)),
         );
         judge_relative(
             &mut comparison,
@@ -325,6 +332,11 @@ pub(crate) fn compare_row(
             "throughput: cannot be judged, a side has no requests per second".into();
     }
     out.push(comparison);
+}
+
+/// The design effects as reported, baseline's and current's.
+fn values_of((baseline, current): (Effect, Effect)) -> (f64, f64) {
+    (baseline.value(), current.value())
 }
 
 /// How long a run measured a row: its requests over their rate.

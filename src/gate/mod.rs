@@ -14,6 +14,7 @@
 
 mod checks;
 mod compare;
+pub mod critical;
 pub mod dependence;
 pub mod detectable;
 mod format;

@@ -1,8 +1,9 @@
 //! Latency quantiles and their distribution-free intervals, from exact
 //! histograms or from Locust's percentile columns.
 
+use super::dependence::{self, Effect};
 use super::input::{BlockLatency, Latency, RowStats, RunStats};
-use super::{dependence, stats};
+use super::stats;
 use crate::endpoint::Endpoint;
 
 /// Where a run's latency distribution is drawn (summary.json, the report).
@@ -71,16 +72,16 @@ pub fn quantile_interval(latency: &Latency, q: f64, n: u64, alpha: f64, effect: 
 /// know only their sum of response times (a Locust history) give the
 /// effect of the mean instead, which errs wide for a quantile. 1 without
 /// blocks.
-pub fn latency_effect(row: &RowStats, q: f64) -> f64 {
+pub fn latency_effect(row: &RowStats, q: f64) -> Effect {
     if row.blocks.is_empty() || row.timed == 0 {
-        return 1.0;
+        return Effect::INDEPENDENT;
     }
     if let Some(sums) = block_sums(row) {
         let spread = latency_spread_ms(row);
-        return dependence::mean(&sums, spread * spread).unwrap_or(1.0);
+        return dependence::mean(&sums, spread * spread).unwrap_or(Effect::INDEPENDENT);
     }
     let Some(estimate_ms) = quantile(&row.latency, q, row.timed) else {
-        return 1.0;
+        return Effect::INDEPENDENT;
     };
     let micros = (estimate_ms * 1000.0).round() as u64;
     let per_block: Option<Vec<(f64, f64)>> = row
@@ -90,7 +91,7 @@ pub fn latency_effect(row: &RowStats, q: f64) -> f64 {
         .collect();
     per_block
         .and_then(|blocks| dependence::proportion(&blocks))
-        .unwrap_or(1.0)
+        .unwrap_or(Effect::INDEPENDENT)
 }
 
 /// The blocks as (sum of response times in ms, timed requests), when that
@@ -132,7 +133,7 @@ pub fn latency_spread_ms(row: &RowStats) -> f64 {
 /// The design effect of the failure rate, and of the request rate. The rate
 /// leaves out blocks shorter than the rest: the run's last, which holds the
 /// shutdown, when users stop and the rate falls for a reason of our own.
-pub fn count_effects(row: &RowStats) -> (f64, f64) {
+pub fn count_effects(row: &RowStats) -> (Effect, Effect) {
     let full = row.blocks.iter().map(|b| b.secs).fold(0.0, f64::max);
     let failures: Vec<(f64, f64)> = row
         .blocks
@@ -146,8 +147,8 @@ pub fn count_effects(row: &RowStats) -> (f64, f64) {
         .map(|b| (b.requests as f64, b.secs))
         .collect();
     (
-        dependence::proportion(&failures).unwrap_or(1.0),
-        dependence::counts(&requests).unwrap_or(1.0),
+        dependence::proportion(&failures).unwrap_or(Effect::INDEPENDENT),
+        dependence::counts(&requests).unwrap_or(Effect::INDEPENDENT),
     )
 }
 

@@ -195,6 +195,15 @@ pub fn student_quantile(p: f64, df: u32) -> f64 {
     (low + high) / 2.0
 }
 
+/// A standard normal draw (Box and Muller), for the simulations in tests.
+#[cfg(test)]
+pub(crate) fn standard_normal(rng: &mut rand::rngs::SmallRng) -> f64 {
+    use rand::Rng;
+    let u: f64 = rng.gen_range(f64::EPSILON..1.0);
+    let v: f64 = rng.gen();
+    (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
