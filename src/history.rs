@@ -300,36 +300,29 @@ pub fn last_runs(rows: &[HistoryRow], runs: usize) -> Vec<Vec<&HistoryRow>> {
     grouped.into_iter().skip(skip).collect()
 }
 
-/// How far back the history teaches the gate: recent enough to be the same
-/// service on the same kind of runner, many enough for a t interval.
-const MAX_EARLIER_RUNS: usize = 30;
+/// How far back the history teaches the gate: enough runs for change
+/// points to be found and for a t interval after the last of them.
+const MAX_EARLIER_RUNS: usize = 60;
 
-/// The noise between runs that a history shows, from its last healthy
-/// runs; `None` with too few of them.
+/// The noise between runs that a history shows, from its last runs; `None`
+/// with too few of them.
 pub fn spread_between_runs(rows: &[HistoryRow]) -> Option<crate::gate::spread::Spread> {
     let earlier = earlier_runs(rows, MAX_EARLIER_RUNS);
     (earlier.len() >= crate::gate::spread::MIN_EARLIER_RUNS)
         .then(|| crate::gate::spread::Spread::of_earlier_runs(&earlier))
 }
 
-/// The last `runs` healthy runs (none of whose rows regressed), oldest
-/// first, as the values from which the gate learns the noise between runs.
+/// The last `runs` runs, oldest first, as the values from which the gate
+/// learns the noise between runs. Runs that regressed count too: a
+/// regression that landed is a change point, found as one, and a one-off
+/// is an outlier, left out as one; dropping them would hide both.
 pub fn earlier_runs(rows: &[HistoryRow], runs: usize) -> Vec<crate::gate::spread::EarlierRun> {
     use crate::gate::Metric;
-    let healthy: Vec<Vec<&HistoryRow>> = last_runs(rows, usize::MAX)
+    last_runs(rows, runs)
         .into_iter()
-        .filter(|run| {
-            !run.iter()
-                .any(|row| row.verdict == Outcome::Regressed.as_str())
-        })
-        .collect();
-    let skip = healthy.len().saturating_sub(runs);
-    healthy
-        .into_iter()
-        .skip(skip)
         .map(|run| {
             let mut values = Vec::new();
-            for row in run {
+            for row in &run {
                 let key = Endpoint {
                     method: row.method.clone(),
                     name: row.name.clone(),
@@ -346,7 +339,10 @@ pub fn earlier_runs(rows: &[HistoryRow], runs: usize) -> Vec<crate::gate::spread
                 }
                 values.push((key, Metric::Throughput, row.requests_per_second));
             }
-            values
+            crate::gate::spread::EarlierRun {
+                commit: run[0].commit.clone(),
+                values,
+            }
         })
         .collect()
 }

@@ -12,6 +12,7 @@
 //! `quantiles.rs` (the statistics themselves `stats.rs`); what every run must
 //! show and the thresholds `checks.rs`; numbers as text `format.rs`.
 
+pub mod changes;
 mod checks;
 mod compare;
 pub mod critical;
