@@ -78,8 +78,18 @@ pub struct RunArgs {
     #[command(flatten)]
     pub ci: CiArgs,
     /// Append this run to a performance history CSV (one row per endpoint).
+    /// With --baseline it also widens the verdict: each interval is at
+    /// least as wide as the noise between the history's earlier runs of
+    /// this scenario, branch and label kind, taken since each series' last
+    /// change point, so that a change no larger than runs differ by is
+    /// inconclusive, not a regression (docs/gate.md).
     #[arg(long)]
     pub history: Option<PathBuf>,
+    /// Whose earlier runs in --history count as the noise between runs:
+    /// a branch, or `*` for every branch. By default a pull request's base
+    /// branch (GITHUB_BASE_REF), else this run's branch.
+    #[arg(long, value_name = "BRANCH", requires = "history")]
+    pub history_branch: Option<String>,
     /// A label for this run in the history, e.g. nightly or pr-123.
     #[arg(long, default_value = "")]
     pub label: String,
@@ -199,9 +209,14 @@ pub struct CompareArgs {
     #[command(flatten)]
     pub gate: GateArgs,
     /// Judge against the noise between runs that this history (kept by
-    /// `run --history`) shows; it is only read.
+    /// `run --history`) shows, since each series' last change point: every
+    /// interval at least as wide as runs differ by. It is only read.
     #[arg(long)]
     pub history: Option<PathBuf>,
+    /// Only this branch's runs in --history count (every branch's by
+    /// default, as two stored runs have no branch of their own).
+    #[arg(long, value_name = "BRANCH", requires = "history")]
+    pub history_branch: Option<String>,
     /// Also write the verdict as JSON (summary.json's format) to this file.
     #[arg(long)]
     pub summary_json: Option<PathBuf>,

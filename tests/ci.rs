@@ -229,7 +229,7 @@ fn history_grows_by_a_run_at_a_time_and_concurrent_appends_lose_nothing() {
         assert!(output.status.success(), "{}", stderr_of(&output));
     }
     let text = std::fs::read_to_string(&history).unwrap();
-    assert!(text.starts_with("time,commit,branch,label,method,name,requests,failures,p50_ms,p95_ms,p99_ms,requests_per_second,verdict\r\n"));
+    assert!(text.starts_with("time,commit,branch,label,method,name,requests,failures,p50_ms,p95_ms,p99_ms,requests_per_second,verdict,scenario\r\n"));
     // Two rows a run: the endpoint and Aggregated.
     assert_eq!(text.lines().count(), 1 + 2 * 2, "{text}");
     assert_eq!(text.lines().filter(|l| l.contains(",first,")).count(), 2);

@@ -585,6 +585,99 @@ fn a_slightly_busier_background_excuses_no_more_than_itself() {
     );
 }
 
+/// A history of 20 runs at 20 ms, then 10 at 10 ms (an improvement that
+/// landed), ±1% from run to run: the step is a change point, not noise, so
+/// the genuine Locust slowdown (+27% on the median of products/[id]) still
+/// fails with the history. The same thirty values in alternation are
+/// noise, and widen the verdict; runs of another branch do not count.
+#[test]
+fn a_level_shift_in_the_history_does_not_hide_a_regression() {
+    let dir = tempfile::tempdir().unwrap();
+    let history_of = |p50_of_run: &dyn Fn(usize) -> f64| {
+        let mut text = String::from("time,commit,branch,label,method,name,requests,failures,p50_ms,p95_ms,p99_ms,requests_per_second,verdict,scenario\r\n");
+        for i in 0..30 {
+            let p50 = p50_of_run(i) * [1.0, 1.01, 0.99][i % 3];
+            for (method, name) in [("GET", "/api/v1/products/[id]/"), ("", "Aggregated")] {
+                text.push_str(&format!(
+                    "2026-01-{:02}T00:00:00Z,c{i:02}aaaaaaa,main,,{method},{name},700,0,{p50},{},{},{},unchanged,\r\n",
+                    i + 1,
+                    p50 * 1.2,
+                    p50 * 1.5,
+                    70_000.0 / p50
+                ));
+            }
+        }
+        // Wild runs of a pull request's branch, which must not count.
+        for i in 0..10 {
+            let p50 = if i % 2 == 0 { 5.0 } else { 30.0 };
+            text.push_str(&format!(
+                "2026-02-{:02}T00:00:00Z,f{i},feature,,GET,/api/v1/products/[id]/,700,0,{p50},{p50},{p50},100,unchanged,\r\n",
+                i + 1,
+            ));
+        }
+        text
+    };
+    let judge = |name: &str, text: &str| {
+        let history = dir.path().join(name);
+        std::fs::write(&history, text).unwrap();
+        let summary = dir.path().join(format!("{name}.json"));
+        let output = compare(
+            &locust("slow_stats.csv"),
+            &locust("base-a_stats.csv"),
+            &[
+                "--history",
+                history.to_str().unwrap(),
+                "--history-branch",
+                "main",
+                "--summary-json",
+                summary.to_str().unwrap(),
+            ],
+        );
+        assert_ne!(output.status.code(), Some(2), "{}", stderr_of(&output));
+        let summary = assert_valid_summary(&summary);
+        let median = comparison(&summary, "/api/v1/products/[id]/", "p50").clone();
+        (history, output, median)
+    };
+
+    let (history, output, median) = judge(
+        "shifted.csv",
+        &history_of(&|i| if i < 20 { 20.0 } else { 10.0 }),
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stdout_of(&output));
+    assert_eq!(median["outcome"], "regressed", "{median}");
+    // The own interval (+15%..) is wider than the history's ±7% since
+    // the change, so the history widened nothing; without the change
+    // point the step would have made it ±60%.
+    assert!(stdout_of(&output).contains("since the last change point"));
+
+    let (_, _, median) = judge(
+        "alternating.csv",
+        &history_of(&|i| if i % 2 == 0 { 20.0 } else { 10.0 }),
+    );
+    assert_ne!(median["outcome"], "regressed", "{median}");
+    assert!(
+        median["reason"]
+            .as_str()
+            .unwrap()
+            .contains("from the spread of 30 earlier runs"),
+        "{median}"
+    );
+
+    // The history command names the change.
+    let shown = swarmgate()
+        .args(["history", history.to_str().unwrap(), "--last", "40"])
+        .output()
+        .unwrap();
+    let listed = stdout_of(&shown);
+    assert!(
+        listed.contains(
+            "p50 of GET /api/v1/products/[id]/ fell 50% at c20aaaa (run 21 of branch main)"
+        ),
+        "{listed}"
+    );
+    assert!(!listed.contains("branch feature"), "{listed}");
+}
+
 /// With a history of runs that differ by ×5 from one another, a ×4
 /// change between two single runs is within what runs do; without the
 /// history the same pair regresses. (×4, so that a busy machine cannot
@@ -619,7 +712,15 @@ fn a_history_of_noisy_runs_widens_the_verdict_to_their_spread() {
     assert_eq!(run(&quiet, &["--update-baseline"]).status.code(), Some(0));
     let alone = run(&slower, &[]);
     assert_eq!(alone.status.code(), Some(1), "{}", stdout_of(&alone));
-    let with_history = run(&slower, &["--history", history.to_str().unwrap()]);
+    let with_history = run(
+        &slower,
+        &[
+            "--history",
+            history.to_str().unwrap(),
+            "--history-branch",
+            "main",
+        ],
+    );
     let stdout = stdout_of(&with_history);
     assert_eq!(with_history.status.code(), Some(0), "{stdout}");
     assert!(

@@ -18,9 +18,13 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let current = crate::results::load_stats(&args.current)?;
     crate::gate::rules::check_percentiles(&current, &rules)?;
     let spread = match &args.history {
-        Some(path) => {
-            crate::history::spread_between_runs(&crate::history::read_existing(path, "--history")?)
-        }
+        Some(path) => crate::history::spread_between_runs(
+            &crate::history::read_existing(path, "--history")?,
+            &crate::history::RunFilter {
+                branch: args.history_branch.clone().filter(|b| b != "*"),
+                ..crate::history::RunFilter::every_run()
+            },
+        ),
         None => None,
     };
     let verdict = judge_and_print(

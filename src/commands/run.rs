@@ -56,16 +56,38 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         )
     });
     // A history that does not parse is reported now and left untouched.
-    // Its healthy runs tell the gate how much runs differ from one another.
+    // Its runs like this one tell the gate how much runs differ.
+    let scenario_fingerprint =
+        crate::history::scenario_fingerprint(&std::fs::read(&args.scenario).unwrap_or_default());
     let spread = match &args.history {
-        Some(path) => crate::history::spread_between_runs(&crate::history::read(path)?),
+        Some(path) => {
+            let filter = crate::history::RunFilter {
+                scenario: Some(scenario_fingerprint.clone()),
+                branch: history_branch(args.history_branch.as_deref()),
+                label_kind: Some(crate::history::label_kind(&args.label)),
+            };
+            let spread = crate::history::spread_between_runs(&crate::history::read(path)?, &filter);
+            if spread.is_none() && baseline.is_some() {
+                crate::errln!(
+                    "note: --history {} has fewer than {} earlier runs of {}, so run-to-run noise does not widen this verdict",
+                    path.display(),
+                    crate::gate::spread::MIN_EARLIER_RUNS,
+                    filter.describe()
+                );
+            }
+            spread
+        }
         None => None,
     };
     let gate = Gate {
         rules,
         baseline,
         update,
-        history: args.history.clone().map(|path| (path, args.label.clone())),
+        history: args.history.clone().map(|path| HistoryTarget {
+            path,
+            label: args.label.clone(),
+            scenario: scenario_fingerprint,
+        }),
         spread,
         ci: args.ci,
     };
@@ -122,7 +144,7 @@ pub(super) fn check_outputs(output: &OutputArgs, gate: &Gate) -> Result<(), Inva
         ("--junit", gate.ci.junit.as_deref()),
         (
             "--history",
-            gate.history.as_ref().map(|(path, _)| path.as_path()),
+            gate.history.as_ref().map(|target| target.path.as_path()),
         ),
     ];
     for (flag, path) in files {
@@ -138,12 +160,34 @@ pub(super) fn check_outputs(output: &OutputArgs, gate: &Gate) -> Result<(), Inva
 
 /// How a run is judged: rules, the baseline read before the run, and where
 /// to write the new baseline if asked.
+/// Where and as what a run goes into the history.
+pub struct HistoryTarget {
+    pub path: PathBuf,
+    pub label: String,
+    /// The scenario file's fingerprint.
+    pub scenario: String,
+}
+
+/// The branch whose earlier runs count: `--history-branch`, `*` for all;
+/// by default a pull request's base branch (its history is the branch it
+/// merges into), else this run's branch.
+fn history_branch(flag: Option<&str>) -> Option<String> {
+    match flag {
+        Some("*") => None,
+        Some(branch) => Some(branch.to_owned()),
+        None => std::env::var("GITHUB_BASE_REF")
+            .ok()
+            .filter(|b| !b.trim().is_empty())
+            .or_else(crate::publish::branch),
+    }
+}
+
 pub struct Gate {
     pub rules: Rules,
     pub baseline: Option<RunStats>,
     pub update: Option<(PathBuf, bool)>,
-    /// The history file and this run's label.
-    pub history: Option<(PathBuf, String)>,
+    /// The history file this run is appended to.
+    pub history: Option<HistoryTarget>,
     /// The noise between runs, learnt from the history's healthy runs.
     pub spread: Option<crate::gate::spread::Spread>,
     pub ci: CiArgs,
@@ -261,16 +305,20 @@ fn record_history(
     current: &RunStats,
     verdict: &crate::gate::Verdict,
 ) -> anyhow::Result<Vec<crate::history::HistoryRow>> {
-    let Some((path, label)) = &gate.history else {
+    let Some(target) = &gate.history else {
         return Ok(Vec::new());
     };
     let label = RunLabel {
         time: summary.started_at.clone(),
         commit: summary.commit.clone(),
         branch: crate::publish::branch(),
-        label: label.clone(),
+        label: target.label.clone(),
+        scenario: target.scenario.clone(),
     };
-    crate::history::append(path, &crate::history::rows_of(current, verdict, &label))
+    crate::history::append(
+        &target.path,
+        &crate::history::rows_of(current, verdict, &label),
+    )
 }
 
 /// `--update-baseline`: only a run that passed its gate, unless `--force`.

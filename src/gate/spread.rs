@@ -98,27 +98,18 @@ impl Spread {
 
     /// `runs`, oldest first, are the healthy earlier runs of the scenario.
     pub fn of_earlier_runs(runs: &[EarlierRun]) -> Self {
-        let mut values: HashMap<(Endpoint, String), Vec<f64>> = HashMap::new();
-        let mut commits: HashMap<(Endpoint, String), Vec<&str>> = HashMap::new();
-        for run in runs {
-            for (key, metric, value) in &run.values {
-                let value = match metric {
-                    Metric::FailRate => *value,
-                    _ if *value > 0.0 => value.ln(),
-                    _ => continue,
-                };
-                let series = (key.clone(), metric.to_string());
-                commits.entry(series.clone()).or_default().push(&run.commit);
-                values.entry(series).or_default().push(value);
+        let mut values = HashMap::new();
+        let mut levels = HashMap::new();
+        for ((key, metric), series) in series_of(runs) {
+            let key = (key, metric.to_string());
+            let series_values: Vec<f64> = series.iter().map(|(_, v)| *v).collect();
+            let start = last_level_start(&series_values);
+            if start > 0 {
+                let commit = runs[series[start].0].commit.clone();
+                levels.insert(key.clone(), (start, commit));
             }
+            values.insert(key, series_values);
         }
-        let levels = values
-            .iter()
-            .filter_map(|(series, values)| {
-                let start = last_level_start(values);
-                (start > 0).then(|| (series.clone(), (start, commits[series][start].to_owned())))
-            })
-            .collect();
         Self {
             source: Source::EarlierRuns,
             runs: runs.len(),
@@ -258,6 +249,75 @@ fn successive_variance(values: &[f64]) -> f64 {
         .map(|w| (w[1] - w[0]).powi(2))
         .sum::<f64>()
         / (2.0 * (values.len() - 1) as f64)
+}
+
+/// One series of earlier runs: (the run's index, the value).
+pub type Series = Vec<(usize, f64)>;
+
+/// Each row's and metric's values over `runs`, in the order the rows first
+/// appear: (the run's index, the value as the gate compares it: the log of
+/// a percentile or throughput, a failure rate as it is).
+pub fn series_of(runs: &[EarlierRun]) -> Vec<((Endpoint, Metric), Series)> {
+    let mut all: Vec<((Endpoint, Metric), Series)> = Vec::new();
+    for (index, run) in runs.iter().enumerate() {
+        for (key, metric, value) in &run.values {
+            let value = match metric {
+                Metric::FailRate => *value,
+                _ if *value > 0.0 => value.ln(),
+                _ => continue,
+            };
+            match all.iter_mut().find(|((k, m), _)| k == key && m == metric) {
+                Some((_, series)) => series.push((index, value)),
+                None => all.push(((key.clone(), *metric), vec![(index, value)])),
+            }
+        }
+    }
+    all
+}
+
+/// A level shift found in an earlier run's series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shift {
+    pub endpoint: Endpoint,
+    pub metric: Metric,
+    /// The index of the first run at the new level.
+    pub run: usize,
+    /// The relative change for a percentile or throughput (-0.48 is a fall
+    /// of 48%), the change in fractions for a failure rate.
+    pub change: f64,
+}
+
+impl Shift {
+    /// `p95 of GET /products/[id]/ fell 48%`.
+    pub fn describe(&self) -> String {
+        let verb = if self.change > 0.0 { "rose" } else { "fell" };
+        let size = match self.metric {
+            Metric::FailRate => format!("{:.1} pp", self.change.abs() * 100.0),
+            _ => format!("{:.0}%", self.change.abs() * 100.0),
+        };
+        format!("{} of {} {verb} {size}", self.metric, self.endpoint)
+    }
+}
+
+/// Every change point in the series of `runs`, in the order of the runs.
+pub fn shifts(runs: &[EarlierRun]) -> Vec<Shift> {
+    let mut found = Vec::new();
+    for ((endpoint, metric), series) in series_of(runs) {
+        let values: Vec<f64> = series.iter().map(|(_, v)| *v).collect();
+        for change in super::changes::change_points(&values) {
+            found.push(Shift {
+                endpoint: endpoint.clone(),
+                metric,
+                run: series[change.at].0,
+                change: match metric {
+                    Metric::FailRate => change.after - change.before,
+                    _ => (change.after - change.before).exp() - 1.0,
+                },
+            });
+        }
+    }
+    found.sort_by_key(|s| s.run);
+    found
 }
 
 /// The half width, at two-sided level `1 - alpha`, of the interval a

@@ -180,6 +180,8 @@ struct Page<'a> {
     endpoint_charts: Vec<ChartView>,
     trends: Vec<TrendRow>,
     trend_runs: usize,
+    /// The history's change points among the trend's runs.
+    change_points: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -280,6 +282,7 @@ pub fn render(input: &ReportInput) -> anyhow::Result<String> {
         charts: charts::charts(input),
         endpoint_charts: charts::per_endpoint(input),
         trends: trends::trends(input.history),
+        change_points: trends::change_points(input.history),
         trend_runs: crate::history::last_runs(input.history, TREND_RUNS).len(),
     };
     Ok(env.get_template("report.html")?.render(&context)?)
@@ -490,6 +493,71 @@ mod tests {
             "cannot be judged, too few samples (3 and 4 requests; at least 5 needed)"
         );
         assert_eq!(beyond_the_columns("no colon here"), "no colon here");
+    }
+
+    /// A history whose Aggregated p95 halved at run 21 of 30: the trend
+    /// chart marks the run, and the History section names the change.
+    #[test]
+    fn the_trend_marks_the_history_s_change_points() {
+        let history: Vec<HistoryRow> = (0..30)
+            .map(|i| {
+                let level = if i < 20 { 20.0 } else { 10.0 };
+                let p = level * [1.0, 1.02, 0.98][i % 3];
+                HistoryRow {
+                    time: format!("2026-01-{:02}T00:00:00Z", i + 1),
+                    commit: format!("c{i:02}beefbeef"),
+                    branch: "main".into(),
+                    label: String::new(),
+                    method: String::new(),
+                    name: "Aggregated".into(),
+                    requests: 1000,
+                    failures: 0,
+                    p50_ms: Some(p),
+                    p95_ms: Some(p * 2.0),
+                    p99_ms: Some(p * 3.0),
+                    requests_per_second: 100.0,
+                    verdict: "unchanged".into(),
+                    scenario: String::new(),
+                }
+            })
+            .collect();
+        let mut histogram = new_histogram();
+        histogram.record_n(10_000, 100).unwrap();
+        let current = RunStats {
+            source: "x".into(),
+            rows: [(
+                Endpoint::aggregated(),
+                RowStats {
+                    requests: 100,
+                    failures: 0,
+                    timed: 100,
+                    requests_per_second: 10.0,
+                    average_ms: 10.0,
+                    latency: Latency::Exact(histogram),
+                    blocks: Vec::new(),
+                },
+            )]
+            .into_iter()
+            .collect(),
+            ..RunStats::default()
+        };
+        let html = render(&ReportInput {
+            title: "history".into(),
+            run: None,
+            current: &current,
+            current_curve: crate::gate::aggregated_curve(&current),
+            baseline_curve: None,
+            verdict: None,
+            timeline: Vec::new(),
+            failures: Vec::new(),
+            history: &history,
+        })
+        .unwrap();
+        assert_eq!(html.matches("class=\"change-point\"").count(), 3, "{html}");
+        assert!(
+            html.contains("<li>p95 of Aggregated fell 50% at c20beef (run 21 of branch main)</li>"),
+            "{html}"
+        );
     }
 
     /// An hour's run with 50 endpoints, each with its 32 time blocks (so

@@ -64,16 +64,42 @@ pub fn escape(text: &str) -> String {
 /// A line chart; each series a polyline, with a legend, and each point's
 /// value on hover where the points are few.
 pub fn line_chart(title: &str, x: &Axis, y: &Axis, series: &[Series]) -> String {
-    chart_of_lines(title, x, y, series, true)
+    chart_of_lines(title, x, y, series, true, &[])
+}
+
+/// A place on a chart's x axis worth a line of its own: a change point.
+pub struct Mark {
+    pub at: f64,
+    /// What happened there, on hover.
+    pub label: String,
+}
+
+/// A line chart with vertical marks (change points), each telling what it
+/// marks on hover.
+pub fn line_chart_marked(
+    title: &str,
+    x: &Axis,
+    y: &Axis,
+    series: &[Series],
+    marks: &[Mark],
+) -> String {
+    chart_of_lines(title, x, y, series, true, marks)
 }
 
 /// A line chart without tooltips per point: for small multiples, which
 /// would otherwise double the report's size.
 pub fn small_line_chart(title: &str, x: &Axis, y: &Axis, series: &[Series]) -> String {
-    chart_of_lines(title, x, y, series, false)
+    chart_of_lines(title, x, y, series, false, &[])
 }
 
-fn chart_of_lines(title: &str, x: &Axis, y: &Axis, series: &[Series], tips: bool) -> String {
+fn chart_of_lines(
+    title: &str,
+    x: &Axis,
+    y: &Axis,
+    series: &[Series],
+    tips: bool,
+    marks: &[Mark],
+) -> String {
     let (x_low, x_high) = bounds(
         series.iter().flat_map(|s| s.points.iter().map(|p| p.0)),
         x.scale,
@@ -104,6 +130,15 @@ fn chart_of_lines(title: &str, x: &Axis, y: &Axis, series: &[Series], tips: bool
         &px,
         &py,
     );
+    for mark in marks {
+        let at = px(mark.at);
+        let _ = write!(
+            svg,
+            r##"<line class="change-point" x1="{at:.1}" x2="{at:.1}" y1="{TOP:.1}" y2="{:.1}" stroke="#b03a2e" stroke-width="2" stroke-dasharray="2 3"><title>{}</title></line>"##,
+            TOP + plot_h,
+            escape(&mark.label)
+        );
+    }
     for s in series {
         if s.points.is_empty() {
             continue;

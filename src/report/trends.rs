@@ -60,7 +60,16 @@ pub(super) fn aggregated_trend(history: &[HistoryRow]) -> Option<String> {
             })
             .collect()
     };
-    Some(svg::line_chart(
+    // Aggregated's change points, each marked where its new level starts.
+    let marks: Vec<svg::Mark> = crate::history::found_changes(history, TREND_RUNS)
+        .into_iter()
+        .filter(|c| c.shift.endpoint.is_aggregated())
+        .map(|c| svg::Mark {
+            at: (c.run + 1) as f64,
+            label: c.text,
+        })
+        .collect();
+    Some(svg::line_chart_marked(
         "Trend of all requests over the last runs",
         &Axis {
             label: format!("commit of the run (the last {} runs)", runs.len()),
@@ -94,7 +103,16 @@ pub(super) fn aggregated_trend(history: &[HistoryRow]) -> Option<String> {
                 style: STYLES[2],
             },
         ],
+        &marks,
     ))
+}
+
+/// The change points of the trend's runs, a line each.
+pub(super) fn change_points(history: &[HistoryRow]) -> Vec<String> {
+    crate::history::found_changes(history, TREND_RUNS)
+        .into_iter()
+        .map(|c| c.text)
+        .collect()
 }
 
 /// A run on the trend's axis: its short commit, else its label, else its

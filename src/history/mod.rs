@@ -18,7 +18,30 @@ use crate::results::locust::{read_text_cell, text_cell};
 use crate::results::write_atomically;
 use crate::InvalidInput;
 
-pub const HEADER: [&str; 13] = [
+mod noise;
+pub use noise::{found_changes, label_kind, spread_between_runs, RunFilter};
+
+pub const HEADER: [&str; 14] = [
+    "time",
+    "commit",
+    "branch",
+    "label",
+    "method",
+    "name",
+    "requests",
+    "failures",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "requests_per_second",
+    "verdict",
+    "scenario",
+];
+
+/// The header before runs recorded their scenario; such a file is read as
+/// it is and rewritten with the new header, every row kept, on its next
+/// append.
+const HEADER_WITHOUT_SCENARIO: [&str; 13] = [
     "time",
     "commit",
     "branch",
@@ -52,6 +75,9 @@ pub struct HistoryRow {
     /// The row's worst outcome: regressed, inconclusive, improved, unchanged,
     /// new; or `none` without a baseline.
     pub verdict: String,
+    /// The scenario file's fingerprint ([`scenario_fingerprint`]); empty in
+    /// rows from before it was recorded.
+    pub scenario: String,
 }
 
 impl HistoryRow {
@@ -84,8 +110,21 @@ impl HistoryRow {
             number(self.p99_ms),
             format!("{:.3}", self.requests_per_second),
             self.verdict.clone(),
+            self.scenario.clone(),
         ]
     }
+}
+
+/// A scenario file's fingerprint: the first 12 hex digits of the SHA-256
+/// of its bytes, so that runs of an edited scenario are told apart from
+/// the runs before the edit.
+pub fn scenario_fingerprint(bytes: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, bytes)
+        .as_ref()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Where a run came from, for its history rows.
@@ -94,6 +133,8 @@ pub struct RunLabel {
     pub commit: Option<String>,
     pub branch: Option<String>,
     pub label: String,
+    /// The scenario's fingerprint; empty where the run had no scenario file.
+    pub scenario: String,
 }
 
 /// One row per endpoint (and Aggregated) of a run.
@@ -134,6 +175,7 @@ pub fn rows_of(current: &RunStats, verdict: &Verdict, label: &RunLabel) -> Vec<H
                 p99_ms: quantile(&row.latency, 0.99, row.timed),
                 requests_per_second: row.requests_per_second,
                 verdict: worst.into(),
+                scenario: label.scenario.clone(),
             }
         })
         .collect()
@@ -170,7 +212,7 @@ pub(crate) fn parse(bytes: &[u8], path: &Path) -> Result<Vec<HistoryRow>, Invali
         return Ok(Vec::new());
     }
     let (mut reader, header) = crate::results::locust::csv_reader(bytes, path, "a history CSV")?;
-    if header != HEADER {
+    if header != HEADER && header != HEADER_WITHOUT_SCENARIO {
         return Err(InvalidInput(format!(
             "{file}: not a swarmgate history file: the header should be `{}`",
             HEADER.join(",")
@@ -223,6 +265,7 @@ pub(crate) fn parse(bytes: &[u8], path: &Path) -> Result<Vec<HistoryRow>, Invali
             p99_ms: optional(10)?,
             requests_per_second: number(11)?,
             verdict: record[12].to_owned(),
+            scenario: record.get(13).unwrap_or_default().to_owned(),
         };
         let nonsense = |what: &str| InvalidInput(format!("{file}:{line}: {what}"));
         if row.failures > row.requests {
@@ -270,13 +313,17 @@ pub fn append(path: &Path, new_rows: &[HistoryRow]) -> anyhow::Result<Vec<Histor
     };
     let mut history = parse(&existing, path)?;
     let mut writer = crate::results::locust::csv_writer(Vec::new());
-    if existing.is_empty() {
+    // A file from before the scenario column is written anew, every row
+    // kept, with the column empty in the old ones.
+    let upgrade = without_scenario_column(&existing);
+    if existing.is_empty() || upgrade {
         writer.write_record(HEADER)?;
     }
-    for row in new_rows {
+    let old_rows = if upgrade { history.as_slice() } else { &[] };
+    for row in old_rows.iter().chain(new_rows) {
         writer.write_record(row.cells())?;
     }
-    let mut bytes = existing;
+    let mut bytes = if upgrade { Vec::new() } else { existing };
     if !bytes.is_empty() && !bytes.ends_with(b"\n") {
         bytes.extend_from_slice(b"\r\n");
     }
@@ -285,6 +332,15 @@ pub fn append(path: &Path, new_rows: &[HistoryRow]) -> anyhow::Result<Vec<Histor
     lock.unlock()?;
     history.extend_from_slice(new_rows);
     Ok(history)
+}
+
+/// Whether a history file's header is the one from before runs recorded
+/// their scenario.
+fn without_scenario_column(bytes: &[u8]) -> bool {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let line = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    line == HEADER_WITHOUT_SCENARIO.join(",").as_bytes()
 }
 
 /// The last `runs` runs, oldest first, each as its rows.
@@ -300,54 +356,8 @@ pub fn last_runs(rows: &[HistoryRow], runs: usize) -> Vec<Vec<&HistoryRow>> {
     grouped.into_iter().skip(skip).collect()
 }
 
-/// How far back the history teaches the gate: enough runs for change
-/// points to be found and for a t interval after the last of them.
-const MAX_EARLIER_RUNS: usize = 60;
-
-/// The noise between runs that a history shows, from its last runs; `None`
-/// with too few of them.
-pub fn spread_between_runs(rows: &[HistoryRow]) -> Option<crate::gate::spread::Spread> {
-    let earlier = earlier_runs(rows, MAX_EARLIER_RUNS);
-    (earlier.len() >= crate::gate::spread::MIN_EARLIER_RUNS)
-        .then(|| crate::gate::spread::Spread::of_earlier_runs(&earlier))
-}
-
-/// The last `runs` runs, oldest first, as the values from which the gate
-/// learns the noise between runs. Runs that regressed count too: a
-/// regression that landed is a change point, found as one, and a one-off
-/// is an outlier, left out as one; dropping them would hide both.
-pub fn earlier_runs(rows: &[HistoryRow], runs: usize) -> Vec<crate::gate::spread::EarlierRun> {
-    use crate::gate::Metric;
-    last_runs(rows, runs)
-        .into_iter()
-        .map(|run| {
-            let mut values = Vec::new();
-            for row in &run {
-                let key = Endpoint {
-                    method: row.method.clone(),
-                    name: row.name.clone(),
-                };
-                for (percent, value) in [(50.0, row.p50_ms), (95.0, row.p95_ms), (99.0, row.p99_ms)]
-                {
-                    if let Some(value) = value {
-                        values.push((key.clone(), Metric::Percentile(percent), value));
-                    }
-                }
-                if row.requests > 0 {
-                    let rate = row.failures as f64 / row.requests as f64;
-                    values.push((key.clone(), Metric::FailRate, rate));
-                }
-                values.push((key, Metric::Throughput, row.requests_per_second));
-            }
-            crate::gate::spread::EarlierRun {
-                commit: run[0].commit.clone(),
-                values,
-            }
-        })
-        .collect()
-}
-
-/// `swarmgate history FILE`: the last runs, one block per endpoint.
+/// `swarmgate history FILE`: the last runs, one block per endpoint, and
+/// the change points among them.
 pub fn table(rows: &[HistoryRow], runs: usize) -> String {
     let recent = last_runs(rows, runs);
     let mut endpoints: Vec<String> = Vec::new();
@@ -358,6 +368,10 @@ pub fn table(rows: &[HistoryRow], runs: usize) -> String {
     }
     let mut out = String::new();
     let _ = writeln!(out, "{} runs", recent.len());
+    let shifts: String = found_changes(rows, runs)
+        .iter()
+        .map(|c| format!("  {}\n", c.text))
+        .collect();
     for endpoint in endpoints {
         let _ = writeln!(out, "\n{endpoint}");
         let _ = writeln!(
@@ -396,6 +410,12 @@ pub fn table(rows: &[HistoryRow], runs: usize) -> String {
             );
         }
     }
+    if !shifts.is_empty() {
+        let _ = write!(
+            out,
+            "\nChange points (a level that moved and stayed):\n{shifts}"
+        );
+    }
     out
 }
 
@@ -409,6 +429,7 @@ mod tests {
             commit: Some(commit.into()),
             branch: Some("main".into()),
             label: "=SUM(1)".into(),
+            scenario: "0123456789ab".into(),
         }
     }
 
@@ -450,5 +471,30 @@ mod tests {
             "not,a,history\n1,2,3\n"
         );
         assert!(read(&dir.path().join("missing.csv")).unwrap().is_empty());
+    }
+
+    /// A file from before runs recorded their scenario is read, and on the
+    /// next append rewritten with the column, every old row kept.
+    #[test]
+    fn an_old_history_gains_the_scenario_column_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("history.csv");
+        let old = "time,commit,branch,label,method,name,requests,failures,p50_ms,p95_ms,p99_ms,requests_per_second,verdict\r\n\
+                   2026-01-01T00:00:00Z,c1,main,,GET,/a,10,0,1.000,2.000,3.000,5.000,unchanged\r\n";
+        std::fs::write(&file, old).unwrap();
+        let rows = read(&file).unwrap();
+        assert_eq!(rows[0].scenario, "");
+        let mut new = rows[0].clone();
+        new.time = "2026-01-02T00:00:00Z".into();
+        new.scenario = "0123456789ab".into();
+        let all = append(&file, &[new]).unwrap();
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(
+            text,
+            "time,commit,branch,label,method,name,requests,failures,p50_ms,p95_ms,p99_ms,requests_per_second,verdict,scenario\r\n\
+             2026-01-01T00:00:00Z,c1,main,,GET,/a,10,0,1.000,2.000,3.000,5.000,unchanged,\r\n\
+             2026-01-02T00:00:00Z,c1,main,,GET,/a,10,0,1.000,2.000,3.000,5.000,unchanged,0123456789ab\r\n"
+        );
+        assert_eq!(read(&file).unwrap(), all);
     }
 }
