@@ -740,6 +740,20 @@ fn a_history_of_noisy_runs_widens_the_verdict_to_their_spread() {
         median["detectable"]["change"].as_f64().unwrap() > 0.5,
         "{median}"
     );
+    // Run-to-run noise does not shrink with run length: no run length is
+    // advised, only interleaving.
+    assert_eq!(
+        median["detectable"]["set_by_noise_between_runs"], true,
+        "{median}"
+    );
+    assert!(median["detectable"]["run_secs_for_twice_tolerance"].is_null());
+    assert!(
+        median["reason"]
+            .as_str()
+            .unwrap()
+            .contains("which longer runs would not narrow"),
+        "{median}"
+    );
 
     // Offline, `compare --history` judges the same pair the same way and
     // leaves the history as it was.

@@ -125,6 +125,13 @@ pub(crate) fn compare_row(
         Some(pairs) => pairs.widen_ratio(key, metric, values, interval, alpha),
         None => (interval, String::new()),
     };
+    // Where the noise between runs set an interval (its note says so), the
+    // rounds that would catch twice the tolerance.
+    let by_runs = |note: &str, metric: &Metric, allowed: f64, ratio: bool| {
+        let spread = spread.filter(|_| !note.is_empty())?;
+        let target = detectable::twice_tolerance_half_width(allowed, ratio);
+        Some(spread.rounds_for(key, metric, alpha, target))
+    };
     let too_few = b.requests < rules.min_samples || c.requests < rules.min_samples;
     let few_reason = || {
         format!(
@@ -180,6 +187,7 @@ pub(crate) fn compare_row(
             &mut comparison,
             Relative {
                 head: format!("{label} {} → {}", ms(bv), ms(cv)),
+                set_by_runs: by_runs(&note, &Metric::Percentile(percent), tolerance.allowed, true),
                 note,
                 seconds,
                 effects,
@@ -215,6 +223,7 @@ pub(crate) fn compare_row(
             Relative {
                 head: format!("avg {} → {}", ms(bv), ms(cv)),
                 note: String::new(),
+                set_by_runs: None,
                 seconds,
                 effects,
                 explained: machine.map(|m| m.explains(m.latency_factor(0.5, bv))),
@@ -267,7 +276,13 @@ pub(crate) fn compare_row(
         points(interval.1),
         dependence_note(effects)
     );
-    comparison.detectable = detectable::difference(cv - bv, interval, tolerance.allowed, seconds);
+    comparison.detectable = detectable::difference(cv - bv, interval, tolerance.allowed, seconds)
+        .map(
+            |d| match by_runs(&note, &Metric::FailRate, tolerance.allowed, false) {
+                Some(rounds) => d.set_by_runs(rounds),
+                None => d,
+            },
+        );
     conclude(
         &mut comparison,
         head,
@@ -314,6 +329,7 @@ pub(crate) fn compare_row(
                     significant(b.requests_per_second),
                     significant(c.requests_per_second)
                 ),
+                set_by_runs: by_runs(&note, &Metric::Throughput, tolerance.allowed, true),
                 note,
                 seconds,
                 effects,
@@ -375,6 +391,9 @@ pub(crate) struct Relative {
     head: String,
     /// What the interval came from, when not the runs' own requests alone.
     note: String,
+    /// Where the noise between runs set the interval: the rounds that
+    /// would catch twice the tolerance, if any would.
+    set_by_runs: Option<Option<usize>>,
     /// How long the longer of the two runs measured this row.
     seconds: f64,
     /// The design effects of baseline and current.
@@ -400,6 +419,7 @@ pub(crate) fn judge_relative(
     let Relative {
         head,
         note,
+        set_by_runs,
         seconds,
         effects,
         explained,
@@ -431,7 +451,11 @@ pub(crate) fn judge_relative(
             "cannot be judged, too few requests to bound this on the side a regression would show; a longer run would".to_owned()
         })
     });
-    comparison.detectable = detectable::relative(change, interval, allowed * worse, worse, seconds);
+    comparison.detectable = detectable::relative(change, interval, allowed * worse, worse, seconds)
+        .map(|d| match set_by_runs {
+            Some(rounds) => d.set_by_runs(rounds),
+            None => d,
+        });
     conclude(comparison, head, too_few, gated, || {
         let tolerance = percent_text(allowed);
         let judged = decide(change, interval, allowed, worse, beyond_floor, &tolerance);
@@ -487,6 +511,8 @@ pub(crate) fn say_what_was_detectable(comparison: &mut Comparison, text: fn(f64)
     let Some(Detectable {
         change,
         run_secs_for_twice_tolerance,
+        set_by_noise_between_runs,
+        rounds_for_twice_tolerance,
     }) = comparison.detectable
     else {
         return;
@@ -506,6 +532,13 @@ pub(crate) fn say_what_was_detectable(comparison: &mut Comparison, text: fn(f64)
             " (runs of {} would catch twice the tolerance)",
             seconds_text(secs)
         ));
+    } else if set_by_noise_between_runs {
+        comparison.reason.push_str(&match rounds_for_twice_tolerance {
+            Some(rounds) => format!(
+                " (the noise between runs sets this, which longer runs would not narrow; --rounds {rounds} would catch twice the tolerance)"
+            ),
+            None => " (the noise between runs sets this, which longer runs would not narrow; interleaving both versions with --against and more --rounds would)".to_owned(),
+        });
     }
 }
 

@@ -17,6 +17,28 @@ pub struct Detectable {
     /// of twice the tolerance; `None` when these runs already could.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_secs_for_twice_tolerance: Option<f64>,
+    /// The noise between runs (a history, rounds, paired rounds) set the
+    /// interval, which longer runs would not narrow.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub set_by_noise_between_runs: bool,
+    /// With that noise, how many rounds (`--rounds N`) would catch a change
+    /// of twice the tolerance; absent where rounds would not, or no number
+    /// up to 50 would.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounds_for_twice_tolerance: Option<usize>,
+}
+
+impl Detectable {
+    /// The same, the interval set by the noise between runs: no run length
+    /// would do, `rounds` might.
+    pub fn set_by_runs(self, rounds: Option<usize>) -> Self {
+        Detectable {
+            run_secs_for_twice_tolerance: None,
+            set_by_noise_between_runs: true,
+            rounds_for_twice_tolerance: rounds,
+            ..self
+        }
+    }
 }
 
 /// For a relative change with `interval` (both of `current / baseline -
@@ -52,6 +74,8 @@ pub fn relative(
     Some(Detectable {
         change: detectable,
         run_secs_for_twice_tolerance: longer_run(spread, target, seconds),
+        set_by_noise_between_runs: false,
+        rounds_for_twice_tolerance: None,
     })
 }
 
@@ -69,7 +93,20 @@ pub fn difference(
     Some(Detectable {
         change: allowed + spread,
         run_secs_for_twice_tolerance: longer_run(spread, allowed, seconds),
+        set_by_noise_between_runs: false,
+        rounds_for_twice_tolerance: None,
     })
+}
+
+/// The half width, in the units the gate judges a metric in (log ratio,
+/// or fractions for a failure rate), at which a change of twice the
+/// tolerance `allowed` would just clear it.
+pub fn twice_tolerance_half_width(allowed: f64, ratio: bool) -> f64 {
+    if ratio {
+        (1.0 + 2.0 * allowed).ln() - (1.0 + allowed).ln()
+    } else {
+        allowed
+    }
 }
 
 /// The run length at which an interval of half width `spread` narrows to

@@ -202,6 +202,39 @@ impl Spread {
         }
     }
 
+    /// Where the noise between runs sets an interval: how many rounds
+    /// (`--rounds N`, paired with `--against` where these were pairs) would
+    /// bring its half width down to `target`; `None` for a history, whose
+    /// two runs vary as much however many runs came before, and where no
+    /// number up to 50 would.
+    pub(crate) fn rounds_for(
+        &self,
+        key: &Endpoint,
+        metric: &Metric,
+        alpha: f64,
+        target: f64,
+    ) -> Option<usize> {
+        let values = self.values.get(&(key.clone(), metric.to_string()))?;
+        let k = values.len().max(MIN_PAIRS);
+        let half_at = |n: usize| match self.source {
+            Source::Pairs => {
+                let mean = values.iter().sum::<f64>() / values.len() as f64;
+                let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>()
+                    / (values.len() - 1).max(1) as f64;
+                Some(
+                    student_quantile(1.0 - alpha / 2.0, (n - 1) as u32)
+                        * (variance / n as f64).sqrt(),
+                )
+            }
+            Source::Rounds => Some(
+                successive_difference_critical(alpha, n)
+                    * (2.0 * successive_variance(values) / n as f64).sqrt(),
+            ),
+            Source::EarlierRuns => None,
+        };
+        (k..=50).find(|&n| half_at(n).is_some_and(|half| half <= target))
+    }
+
     /// `interval` of `current / baseline - 1`, widened to the run-to-run
     /// interval around the ratio where that is wider; the note for the
     /// reason.
@@ -703,6 +736,43 @@ mod tests {
             0.05,
         );
         assert_eq!((interval, note.as_str()), ((-0.1, 0.1), ""));
+    }
+
+    #[test]
+    fn more_rounds_are_advised_where_they_would_narrow_the_interval() {
+        let key = (Endpoint::aggregated(), "p50".to_string());
+        let spread = |source| Spread {
+            source,
+            runs: 6,
+            values: [(key.clone(), vec![0.1, -0.1, 0.12, -0.08, 0.09, -0.11])]
+                .into_iter()
+                .collect(),
+            levels: HashMap::new(),
+        };
+        let p50 = Metric::Percentile(50.0);
+        let target = crate::gate::detectable::twice_tolerance_half_width(0.1, true);
+        let pairs = spread(Source::Pairs).rounds_for(&key.0, &p50, 0.05, target);
+        let rounds = spread(Source::Rounds).rounds_for(&key.0, &p50, 0.05, target);
+        // The half width at the advised number is within the target, one
+        // fewer is not.
+        for (source, advised) in [(Source::Pairs, pairs), (Source::Rounds, rounds)] {
+            let n = advised.unwrap();
+            assert!((6..=50).contains(&n), "{n}");
+            let at = |n: usize| {
+                let mut longer = spread(source);
+                let cycle = longer.values[&key].clone();
+                longer
+                    .values
+                    .insert(key.clone(), cycle.iter().cycle().take(n).copied().collect());
+                longer.half_width(&key.0, &p50, 0.05).unwrap().0
+            };
+            assert!(at(n) <= target * 1.1, "{n}: {} > {target}", at(n));
+        }
+        // A history's two runs vary as much however long the history.
+        assert_eq!(
+            spread(Source::EarlierRuns).rounds_for(&key.0, &p50, 0.05, target),
+            None
+        );
     }
 
     #[test]
