@@ -188,7 +188,7 @@ pub struct Gate {
     pub update: Option<(PathBuf, bool)>,
     /// The history file this run is appended to.
     pub history: Option<HistoryTarget>,
-    /// The noise between runs, learnt from the history's healthy runs.
+    /// The noise between runs, learnt from the history's runs like this one.
     pub spread: Option<crate::gate::spread::Spread>,
     pub ci: CiArgs,
 }

@@ -96,7 +96,7 @@ impl Spread {
         }
     }
 
-    /// `runs`, oldest first, are the healthy earlier runs of the scenario.
+    /// `runs`, oldest first, are the earlier runs like this one (`history::RunFilter`).
     pub fn of_earlier_runs(runs: &[EarlierRun]) -> Self {
         let mut values = HashMap::new();
         let mut levels = HashMap::new();
