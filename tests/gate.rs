@@ -486,6 +486,28 @@ fn failures_over_the_limit_fail_a_run_without_a_baseline_unless_expected() {
     );
 }
 
+/// A 2 s /health run of `quiet` recorded as the baseline, then one of
+/// `current` judged against it: the directory (with `out` and `baseline`)
+/// and the second run's output.
+fn baseline_then_current(
+    quiet: &DemoApi,
+    current: &DemoApi,
+) -> (tempfile::TempDir, std::process::Output) {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = health_scenario(dir.path(), "2s");
+    let (out, baseline) = (dir.path().join("out"), dir.path().join("baseline"));
+    let first = run_with_baseline(
+        &scenario,
+        &quiet.url,
+        &out,
+        &baseline,
+        &["--update-baseline"],
+    );
+    assert_eq!(first.status.code(), Some(0), "{}", stderr_of(&first));
+    let judged = run_with_baseline(&scenario, &current.url, &out, &baseline, &[]);
+    (dir, judged)
+}
+
 /// A service on the generator's own machine that burns CPU per request
 /// makes the machine busy, but only under the load: the gate takes its
 /// evidence of a busy machine from before the first request, so this
@@ -498,18 +520,8 @@ fn a_service_that_eats_the_machine_is_not_excused_by_it() {
         cpu: std::time::Duration::from_millis(4),
         ..Default::default()
     });
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = health_scenario(dir.path(), "2s");
-    let (out, baseline) = (dir.path().join("out"), dir.path().join("baseline"));
-    let first = run_with_baseline(
-        &scenario,
-        &quiet.url,
-        &out,
-        &baseline,
-        &["--update-baseline"],
-    );
-    assert_eq!(first.status.code(), Some(0), "{}", stderr_of(&first));
-    let slowed = run_with_baseline(&scenario, &hungry.url, &out, &baseline, &[]);
+    let (dir, slowed) = baseline_then_current(&quiet, &hungry);
+    let out = dir.path().join("out");
     assert_eq!(slowed.status.code(), Some(1), "{}", stdout_of(&slowed));
     let summary = assert_valid_summary(&out.join("summary.json"));
     assert!(
@@ -532,18 +544,8 @@ fn a_slightly_busier_background_excuses_no_more_than_itself() {
         cpu: std::time::Duration::from_millis(2),
         ..Default::default()
     });
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = health_scenario(dir.path(), "2s");
+    let (dir, slowed) = baseline_then_current(&quiet, &hungry);
     let (out, baseline) = (dir.path().join("out"), dir.path().join("baseline"));
-    let first = run_with_baseline(
-        &scenario,
-        &quiet.url,
-        &out,
-        &baseline,
-        &["--update-baseline"],
-    );
-    assert_eq!(first.status.code(), Some(0), "{}", stderr_of(&first));
-    let slowed = run_with_baseline(&scenario, &hungry.url, &out, &baseline, &[]);
     assert_ne!(slowed.status.code(), Some(2), "{}", stderr_of(&slowed));
     // The two runs' backgrounds as a busier runner would have left them:
     // the current one's busy thread got 1/1.06 of the baseline's share.

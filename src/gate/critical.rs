@@ -108,16 +108,9 @@ pub fn grubbs_critical(alpha: f64, n: usize) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gate::spread::successive_variance;
     use crate::gate::stats::standard_normal;
     use rand::SeedableRng;
-
-    fn successive_variance(values: &[f64]) -> f64 {
-        values
-            .windows(2)
-            .map(|w| (w[1] - w[0]).powi(2))
-            .sum::<f64>()
-            / (2.0 * (values.len() - 1) as f64)
-    }
 
     #[test]
     fn the_critical_value_meets_known_limits() {

@@ -276,7 +276,7 @@ impl Spread {
 
 /// Von Neumann's estimate of the variance: half the mean squared
 /// successive difference, so that a slow trend is not taken for noise.
-fn successive_variance(values: &[f64]) -> f64 {
+pub(crate) fn successive_variance(values: &[f64]) -> f64 {
     values
         .windows(2)
         .map(|w| (w[1] - w[0]).powi(2))
