@@ -55,3 +55,43 @@ pub(crate) fn percent_value(fraction: f64) -> String {
 pub(crate) fn points(difference: f64) -> String {
     format!("{:+.1} pp", difference * 100.0)
 }
+
+pub(crate) fn seconds_text(secs: f64) -> String {
+    if secs < 120.0 {
+        format!("{:.0} s", secs.ceil())
+    } else if secs < 7200.0 {
+        format!("{:.0} min", (secs / 60.0).ceil())
+    } else {
+        format!("{:.0} h", (secs / 3600.0).ceil())
+    }
+}
+
+/// A factor as a change: `×2.4`, or `-18%` for one below 1.
+pub(crate) fn ratio_text(factor: f64) -> String {
+    if factor >= 1.0 {
+        format!("×{}", trim_number((factor * 100.0).round() / 100.0))
+    } else {
+        percent_change(factor - 1.0)
+    }
+}
+
+/// Says when requests were far from independent, and so the interval wider
+/// than their count alone would make it.
+pub(crate) fn dependence_note((baseline, current): (f64, f64)) -> String {
+    if baseline.max(current) < 1.5 {
+        return String::new();
+    }
+    format!(
+        "; requests correlated in time, each run counts as {} and {} of its requests",
+        fraction_text(baseline),
+        fraction_text(current)
+    )
+}
+
+fn fraction_text(effect: f64) -> String {
+    if effect < 1.05 {
+        "all".into()
+    } else {
+        format!("1/{}", trim_number((effect * 10.0).round() / 10.0))
+    }
+}
