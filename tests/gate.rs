@@ -708,7 +708,7 @@ fn a_history_of_noisy_runs_widens_the_verdict_to_their_spread() {
     let quiet = DemoApi::with_latency(2);
     let slower = DemoApi::with_latency(8);
     let dir = tempfile::tempdir().unwrap();
-    let scenario = health_scenario(dir.path(), "2s");
+    let scenario = health_scenario(dir.path(), "4s");
     let history = dir.path().join("history.csv");
     let mut text = String::from("time,commit,branch,label,method,name,requests,failures,p50_ms,p95_ms,p99_ms,requests_per_second,verdict\r\n");
     for (i, p50) in [2.0, 10.0, 2.2, 11.0, 2.0, 10.5, 2.1, 10.0]
