@@ -94,7 +94,7 @@ fn a_failing_gate_in_github_actions_writes_summary_annotations_and_outputs() {
     assert!(
         errors.iter().any(
             |e| e.contains("GET /api/v1/products/[id]/ p50 11.0 ms → 14.0 ms (+27%")
-                && e.contains("above +10%")
+                && e.contains("beyond +10%")
         ),
         "{errors:?}"
     );
@@ -182,7 +182,7 @@ fn junit_xml_parses_with_one_failure_per_regression() {
     );
     assert!(failures.iter().all(|f| f
         .attribute("message")
-        .is_some_and(|m| m.contains("regressed, above +10%"))));
+        .is_some_and(|m| m.contains("): regressed, "))));
     assert!(std::fs::read_to_string(&markdown)
         .unwrap()
         .contains("❌ FAILED"));

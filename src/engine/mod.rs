@@ -44,6 +44,9 @@ pub struct RunResult {
     /// followed the ramp-up; the divisor of requests per second.
     pub measured: Duration,
     pub peak_users: u64,
+    /// The ramp-up the statistics include, from their start: none with
+    /// `reset_stats`, whose statistics start when it ends.
+    pub ramp_up: Duration,
     /// Stopped by Ctrl-C before its time was up.
     pub interrupted: bool,
     /// How well the open model kept its schedule; `None` in the closed model.
@@ -331,6 +334,11 @@ pub async fn run(
         elapsed,
         measured,
         peak_users,
+        ramp_up: if load.reset_stats {
+            Duration::ZERO
+        } else {
+            shape::ramp_up(&load).min(elapsed)
+        },
         interrupted,
         schedule: peak_rate.and_then(|rate| shared.schedule.as_ref().map(|s| s.report(rate))),
         cut_off: shared.cut_off.load(Ordering::Relaxed),

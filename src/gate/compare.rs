@@ -1,7 +1,8 @@
 //! One row of the baseline against the same row now: for each metric the
 //! change, its interval, and whether it clears the tolerance.
 
-use super::dependence::Effect;
+use super::decision::{decide, Decision, Judged};
+use super::dependence::{self, Effect};
 use super::detectable::{self, Detectable};
 use super::format::{
     dependence_note, percent_text, percent_value, points, ratio_text, seconds_text, trim_number,
@@ -32,63 +33,6 @@ pub(crate) fn presence(
         reason,
         design_effect: None,
         detectable: None,
-    }
-}
-
-/// The decision shared by every metric: `bad_direction` is +1 when an
-/// increase is bad (latency, failures), -1 when a decrease is (throughput).
-pub(crate) struct Judged {
-    outcome: Outcome,
-    words: String,
-}
-
-pub(crate) fn decide(
-    change: f64,
-    interval: (f64, f64),
-    allowed: f64,
-    bad_direction: f64,
-    beyond_floor: bool,
-    tolerance_text: &str,
-) -> Judged {
-    let (bad_side, good_side) = if bad_direction > 0.0 {
-        (interval.0, -interval.1)
-    } else {
-        (-interval.1, interval.0)
-    };
-    let (worse, better) = if bad_direction > 0.0 {
-        ("above", "below")
-    } else {
-        ("below", "above")
-    };
-    let sign = |direction: f64| if direction > 0.0 { "+" } else { "-" };
-    if bad_side > allowed && beyond_floor {
-        Judged {
-            outcome: Outcome::Regressed,
-            words: format!("regressed, {worse} {}{tolerance_text}", sign(bad_direction)),
-        }
-    } else if good_side > allowed && beyond_floor {
-        Judged {
-            outcome: Outcome::Improved,
-            words: format!(
-                "improved, {better} {}{tolerance_text}",
-                sign(-bad_direction)
-            ),
-        }
-    } else if change.abs() <= allowed {
-        Judged {
-            outcome: Outcome::Unchanged,
-            words: format!("unchanged, within ±{tolerance_text}"),
-        }
-    } else if !beyond_floor {
-        Judged {
-            outcome: Outcome::Unchanged,
-            words: "unchanged, within the absolute floor".into(),
-        }
-    } else {
-        Judged {
-            outcome: Outcome::Inconclusive,
-            words: format!("inconclusive, the interval reaches within ±{tolerance_text}"),
-        }
     }
 }
 
@@ -156,6 +100,8 @@ pub(crate) fn compare_row(
         detectable: None,
     };
     let (b_effects, c_effects) = (count_effects(b), count_effects(c));
+    let modelled = spread.is_some()
+        || (b.blocks.len() >= dependence::MIN_BLOCKS && c.blocks.len() >= dependence::MIN_BLOCKS);
     let seconds = run_seconds(b).max(run_seconds(c));
 
     let (tolerance, gated) = rules.for_row(&key.method, &key.name, MetricKind::Latency);
@@ -199,6 +145,8 @@ pub(crate) fn compare_row(
                 allowed: tolerance.allowed,
                 worse: 1.0,
                 beyond_floor: (cv - bv).abs() > tolerance.floor_ms,
+                confidence: rules.confidence,
+                modelled,
             },
             too_few.then(few_reason),
             gated,
@@ -234,6 +182,8 @@ pub(crate) fn compare_row(
                 allowed: tolerance.allowed,
                 worse: 1.0,
                 beyond_floor: (cv - bv).abs() > tolerance.floor_ms,
+                confidence: rules.confidence,
+                modelled,
             },
             (too_few || few).then(few_reason),
             gated,
@@ -291,14 +241,17 @@ pub(crate) fn compare_row(
         too_few.then(few_reason),
         gated,
         || {
-            decide(
-                cv - bv,
+            decide(&Decision {
+                change: cv - bv,
                 interval,
-                tolerance.allowed,
-                1.0,
-                true,
-                &format!("{} pp", trim_number(tolerance.allowed * 100.0)),
-            )
+                allowed: tolerance.allowed,
+                bad_direction: 1.0,
+                beyond_floor: true,
+                tolerance_text: &format!("{} pp", trim_number(tolerance.allowed * 100.0)),
+                bound_text: points,
+                confidence: rules.confidence,
+                modelled,
+            })
         },
     );
     say_what_was_detectable(&mut comparison, points);
@@ -341,6 +294,8 @@ pub(crate) fn compare_row(
                 allowed: tolerance.allowed,
                 worse: -1.0,
                 beyond_floor: true,
+                confidence: rules.confidence,
+                modelled,
             },
             too_few.then(few_reason),
             gated,
@@ -410,6 +365,10 @@ pub(crate) struct Relative {
     worse: f64,
     /// The change also clears the metric's absolute floor.
     beyond_floor: bool,
+    /// The family-wise confidence the intervals share.
+    confidence: f64,
+    /// See [`Decision::modelled`].
+    modelled: bool,
 }
 
 pub(crate) fn judge_relative(
@@ -430,6 +389,8 @@ pub(crate) fn judge_relative(
         allowed,
         worse,
         beyond_floor,
+        confidence,
+        modelled,
     } = relative;
     let change = relative_change(baseline, current);
     comparison.change = change.is_finite().then_some(change);
@@ -460,7 +421,18 @@ pub(crate) fn judge_relative(
         });
     conclude(comparison, head, too_few, gated, || {
         let tolerance = percent_text(allowed);
-        let judged = decide(change, interval, allowed, worse, beyond_floor, &tolerance);
+        let decision = Decision {
+            change,
+            interval,
+            allowed,
+            bad_direction: worse,
+            beyond_floor,
+            tolerance_text: &tolerance,
+            bound_text: percent_change,
+            confidence,
+            modelled,
+        };
+        let judged = decide(&decision);
         let Some(Explained {
             factor,
             whose,
@@ -477,14 +449,11 @@ pub(crate) fn judge_relative(
             (1.0 + interval.0) / factor - 1.0,
             (1.0 + interval.1) / factor - 1.0,
         );
-        let again = decide(
-            relative_change(baseline * factor, current),
-            adjusted,
-            allowed,
-            worse,
-            beyond_floor,
-            &tolerance,
-        );
+        let again = decide(&Decision {
+            change: relative_change(baseline * factor, current),
+            interval: adjusted,
+            ..decision
+        });
         let allowance = format!("allowance {}", ratio_text(factor));
         if again.outcome == judged.outcome {
             Judged {

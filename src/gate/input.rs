@@ -119,12 +119,23 @@ pub struct RunStats {
     pub ladder: Option<Vec<f64>>,
     /// How the generator and its machine fared, when known.
     pub machine: Option<MachineWatch>,
+    /// Seconds of ramp-up left out of the rows' blocks, so that the users
+    /// arriving do not pass for noise; the rows' totals still count them.
+    pub ramp_left_out_secs: f64,
 }
 
 impl RunStats {
     /// Exact statistics: a run's, or a results directory's histograms.
-    /// `seconds` is what they cover, the divisor of requests per second.
-    pub fn from_snapshot(snapshot: &Snapshot, seconds: f64, source: &str) -> Self {
+    /// `seconds` is what they cover, the divisor of requests per second;
+    /// the blocks mostly within the first `ramp_up_secs` are left out
+    /// ([`steady_blocks`]).
+    pub fn from_snapshot(
+        snapshot: &Snapshot,
+        seconds: f64,
+        ramp_up_secs: f64,
+        source: &str,
+    ) -> Self {
+        let (first_steady, ramp_left_out_secs) = steady_blocks(snapshot, ramp_up_secs);
         let mut rows: BTreeMap<Endpoint, RowStats> = snapshot
             .endpoints
             .iter()
@@ -135,7 +146,7 @@ impl RunStats {
                         name: k.name.to_string(),
                     },
                     RowStats {
-                        blocks: row_blocks(snapshot, Some(k)),
+                        blocks: row_blocks(snapshot, Some(k), first_steady),
                         ..exact(s, seconds)
                     },
                 )
@@ -144,7 +155,7 @@ impl RunStats {
         rows.insert(
             Endpoint::aggregated(),
             RowStats {
-                blocks: row_blocks(snapshot, None),
+                blocks: row_blocks(snapshot, None, first_steady),
                 ..exact(&snapshot.total, seconds)
             },
         );
@@ -153,12 +164,38 @@ impl RunStats {
             rows,
             ladder: None,
             machine: None,
+            ramp_left_out_secs,
         }
     }
 }
 
+/// The first block of the steady state and the seconds before it: blocks
+/// whose first half lies within the ramp-up are left out, so that users
+/// arriving do not pass for noise, unless fewer than
+/// [`super::dependence::MIN_BLOCKS`] would be left (then all are kept,
+/// which errs wide).
+fn steady_blocks(snapshot: &Snapshot, ramp_up_secs: f64) -> (usize, f64) {
+    let mut start = 0.0;
+    let mut first = 0;
+    for block in &snapshot.blocks {
+        if start + block.secs / 2.0 >= ramp_up_secs {
+            break;
+        }
+        start += block.secs;
+        first += 1;
+    }
+    if first == 0 || snapshot.blocks.len() - first < super::dependence::MIN_BLOCKS {
+        return (0, 0.0);
+    }
+    (first, start)
+}
+
 /// The row's blocks (`None`: Aggregated); none if no block kept the row.
-fn row_blocks(snapshot: &Snapshot, key: Option<&EndpointKey>) -> Vec<BlockCounts> {
+fn row_blocks(
+    snapshot: &Snapshot,
+    key: Option<&EndpointKey>,
+    first_steady: usize,
+) -> Vec<BlockCounts> {
     let tracked = match key {
         Some(key) => snapshot.blocks.iter().any(|b| b.rows.contains_key(key)),
         None => true,
@@ -166,8 +203,7 @@ fn row_blocks(snapshot: &Snapshot, key: Option<&EndpointKey>) -> Vec<BlockCounts
     if !tracked {
         return Vec::new();
     }
-    snapshot
-        .blocks
+    snapshot.blocks[first_steady..]
         .iter()
         .map(|block| {
             let stats = match key {

@@ -1,8 +1,10 @@
 //! The gate: compares a run with a baseline, metric by metric, and decides.
 //!
-//! A change counts only when it is both large and certain: its whole
-//! confidence interval lies beyond the tolerance (and a latency change is
-//! larger than the absolute floor). Intervals account for the sampling noise
+//! A change counts when it is both certain and relevant: its confidence
+//! interval excludes no change on that side and its estimate lies beyond
+//! the tolerance (and a latency change is larger than the absolute floor);
+//! a row is unchanged only when its whole interval lies within the
+//! tolerance (`compare::decide`). Intervals account for the sampling noise
 //! of both runs and are widened for the number of comparisons made, so that
 //! an unchanged system rarely fails however many endpoints it has. The method
 //! is written up in docs/gate.md.
@@ -16,6 +18,7 @@ pub mod changes;
 mod checks;
 mod compare;
 pub mod critical;
+mod decision;
 pub mod dependence;
 pub mod detectable;
 mod format;
@@ -28,6 +31,7 @@ pub mod stats;
 #[cfg(test)]
 mod tests;
 pub mod thresholds;
+pub mod trend;
 
 use serde::{Deserialize, Serialize};
 
@@ -208,6 +212,10 @@ pub struct Verdict {
     /// How the machines of the two runs differed, when they did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine: Option<String>,
+    /// Latency that trended inside a side's steady state, in words
+    /// (`trend.rs`): not noise, and worth a look whatever the verdict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trends: Vec<String>,
     pub comparisons: Vec<Comparison>,
     pub thresholds: Vec<ThresholdResult>,
 }
@@ -351,7 +359,7 @@ fn judge_with(
             }
             (Some(b), None) => noise_model(b, current),
             (None, _) => String::new(),
-        },
+        } + &baseline.map(|b| ramp_note(b, current)).unwrap_or_default(),
         machine: allowance.map(|a| {
             format!(
                 "{} machine was busier ({}): changes it explains are inconclusive, not regressions",
@@ -363,6 +371,16 @@ fn judge_with(
                 a.evidence
             )
         }),
+        trends: trend::trends(current)
+            .iter()
+            .map(|t| trend::describe(t, "this run's"))
+            .chain(
+                baseline
+                    .into_iter()
+                    .flat_map(trend::trends)
+                    .map(|t| trend::describe(&t, "the baseline's")),
+            )
+            .collect(),
         comparisons,
         thresholds,
     }
@@ -372,6 +390,22 @@ fn judge_with(
 /// rate and throughput.
 fn comparisons_per_row(b: &input::RowStats, c: &input::RowStats, rules: &Rules) -> usize {
     rules.percentiles.len() + 2 + usize::from(compare::compares_average(b, c))
+}
+
+/// Where a side's ramp-up was left out of its blocks, in words.
+fn ramp_note(baseline: &RunStats, current: &RunStats) -> String {
+    let secs = |run: &RunStats| (run.ramp_left_out_secs > 0.0).then_some(run.ramp_left_out_secs);
+    let sides = match (secs(baseline), secs(current)) {
+        (None, None) => return String::new(),
+        (Some(b), Some(c)) => format!(
+            "{} and {}",
+            format::seconds_text(b),
+            format::seconds_text(c)
+        ),
+        (Some(b), None) => format!("{} of the baseline", format::seconds_text(b)),
+        (None, Some(c)) => format!("{} of this run", format::seconds_text(c)),
+    };
+    format!("; the ramp-up ({sides}, users below their peak) is left out of the blocks, so that users arriving do not pass for noise, but its requests are in the comparison (a run without --reset-stats counts them)")
 }
 
 /// The noise model in words: blocks on both sides, or independence.

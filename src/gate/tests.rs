@@ -44,8 +44,7 @@ fn run(rows: Vec<(&str, RowStats)>) -> RunStats {
     RunStats {
         source: "test".into(),
         rows,
-        ladder: None,
-        machine: None,
+        ..RunStats::default()
     }
 }
 
@@ -97,7 +96,9 @@ fn a_quarter_slower_regresses_and_says_why() {
     assert!(
         p95.reason.starts_with("p95 ")
             && p95.reason.contains("CI +")
-            && p95.reason.ends_with("regressed, above +10%"),
+            && p95
+                .reason
+                .ends_with("regressed, at least +15% with 95% confidence, beyond +10%"),
         "{}",
         p95.reason
     );
@@ -354,7 +355,7 @@ fn a_busier_machine_explains_a_slowdown_but_not_a_collapse() {
     assert!(!verdict.passed);
     let reason = &verdict.comparisons[0].reason;
     assert!(
-        reason.contains("regressed, above +10%, although this run's machine was busier (allowance ×1.96: before the load"),
+        reason.contains("regressed, at least ×9.77 with 95% confidence, beyond +10%, although this run's machine was busier (allowance ×1.96: before the load"),
         "{reason}"
     );
 }
@@ -442,4 +443,107 @@ fn a_small_row_slowed_twice_is_caught_by_its_median() {
         assert!(c.reason.contains("these runs could catch"), "{}", c.reason);
         assert!(c.detectable.is_some());
     }
+}
+
+fn decided(change: f64, interval: (f64, f64), bad_direction: f64) -> decision::Judged {
+    decision::decide(&decision::Decision {
+        change,
+        interval,
+        allowed: 0.10,
+        bad_direction,
+        beyond_floor: true,
+        tolerance_text: "10%",
+        bound_text: percent_change,
+        confidence: 0.95,
+        modelled: true,
+    })
+}
+
+/// The genuine Locust pair of issue 28 (+31%, CI +6.8%..+60%) regresses:
+/// its interval excludes no change and its estimate is beyond the
+/// tolerance. Each verdict says which claim it makes.
+#[test]
+fn significant_and_relevant_regresses_on_the_estimate_and_says_which_claim() {
+    let weak = decided(0.31, (0.068, 0.60), 1.0);
+    assert_eq!(weak.outcome, Outcome::Regressed);
+    assert_eq!(
+        weak.words,
+        "regressed, beyond +10%, and the interval excludes no change at 95% confidence"
+    );
+    let strong = decided(0.23, (0.15, 0.31), 1.0);
+    assert_eq!(strong.outcome, Outcome::Regressed);
+    assert_eq!(
+        strong.words,
+        "regressed, at least +15% with 95% confidence, beyond +10%"
+    );
+    let throughput = decided(-0.2, (-0.3, -0.12), -1.0);
+    assert_eq!(throughput.outcome, Outcome::Regressed);
+    assert_eq!(
+        throughput.words,
+        "regressed, at least -12% with 95% confidence, beyond -10%"
+    );
+    assert_eq!(decided(-0.25, (-0.3, -0.2), 1.0).outcome, Outcome::Improved);
+    let unsure = decided(0.31, (-0.02, 0.7), 1.0);
+    assert_eq!(unsure.outcome, Outcome::Inconclusive);
+    assert!(
+        unsure.words.contains("includes no change"),
+        "{}",
+        unsure.words
+    );
+    // `unchanged` only when the whole interval is within the tolerance.
+    assert_eq!(
+        decided(0.04, (-0.05, 0.08), 1.0).outcome,
+        Outcome::Unchanged
+    );
+    let wide = decided(0.04, (-0.05, 0.2), 1.0);
+    assert_eq!(wide.outcome, Outcome::Inconclusive);
+    assert!(wide.words.contains("reaches beyond"), "{}", wide.words);
+}
+
+/// No interval that holds "no change" is ever decided either way, however
+/// far its estimate: that is what bounds A/A false alarms by the level.
+#[test]
+fn an_interval_that_holds_no_change_never_decides() {
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(28);
+    for _ in 0..20_000 {
+        let lower = -rng.gen::<f64>() * 0.9;
+        let upper = rng.gen::<f64>() * 3.0;
+        let change = lower + rng.gen::<f64>() * (upper - lower);
+        for direction in [1.0, -1.0] {
+            let outcome = decided(change, (lower, upper), direction).outcome;
+            assert!(
+                matches!(outcome, Outcome::Unchanged | Outcome::Inconclusive),
+                "{change} in ({lower}, {upper}): {outcome:?}"
+            );
+        }
+    }
+}
+
+/// Without time blocks on both sides the interval takes requests as
+/// independent, too narrow for a correlated run: the genuine Locust A/A
+/// pair without a full history reads p95 +15% (CI +4.1%..+28%), which the
+/// tolerance, not the interval, must absorb.
+#[test]
+fn without_blocks_the_whole_interval_must_clear_the_tolerance() {
+    let independent = decision::decide(&decision::Decision {
+        change: 0.15,
+        interval: (0.041, 0.28),
+        allowed: 0.10,
+        bad_direction: 1.0,
+        beyond_floor: true,
+        tolerance_text: "10%",
+        bound_text: percent_change,
+        confidence: 0.95,
+        modelled: false,
+    });
+    assert_eq!(independent.outcome, Outcome::Inconclusive);
+    assert!(
+        independent.words.contains("taken as independent"),
+        "{}",
+        independent.words
+    );
+    assert_eq!(
+        decided(0.15, (0.041, 0.28), 1.0).outcome,
+        Outcome::Regressed
+    );
 }

@@ -71,6 +71,9 @@ pub fn render(verdict: &Verdict, report: Option<&str>) -> String {
     if let Some(machine) = &verdict.machine {
         let _ = writeln!(out, "Machine: {}.\n", cell(machine));
     }
+    for trend in &verdict.trends {
+        let _ = writeln!(out, "Trend: {}.\n", cell(trend));
+    }
     if let Some(report) = report {
         let _ = writeln!(
             out,

@@ -82,6 +82,9 @@ pub fn render(verdict: &Verdict, verbose: bool) -> String {
     if let Some(machine) = &verdict.machine {
         let _ = writeln!(out, "Machine: {machine}");
     }
+    for trend in &verdict.trends {
+        let _ = writeln!(out, "Trend: {trend}");
+    }
     out
 }
 

@@ -208,6 +208,7 @@ struct VerdictView {
     baseline: Option<String>,
     noise_model: String,
     machine: Option<String>,
+    trends: Vec<String>,
     /// What fails the gate or needs a look, most urgent first.
     comparisons: Vec<ComparisonRow>,
     /// The rest (improved, new, cannot be judged, unchanged), collapsed.
@@ -393,6 +394,7 @@ fn verdict_view(verdict: &Verdict) -> VerdictView {
         baseline: verdict.baseline.clone(),
         noise_model: verdict.noise_model.clone(),
         machine: verdict.machine.clone(),
+        trends: verdict.trends.clone(),
         comparisons: rows(verdict, |u| u <= NEEDS_A_LOOK),
         settled: rows(verdict, |u| u > NEEDS_A_LOOK),
         thresholds: verdict

@@ -160,8 +160,7 @@ fn an_hour_with_fifty_endpoints_stays_small() {
     let current = RunStats {
         source: "x".into(),
         rows,
-        ladder: None,
-        machine: None,
+        ..RunStats::default()
     };
     let baseline = current.clone();
     let verdict = crate::gate::judge(

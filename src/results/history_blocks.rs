@@ -30,19 +30,19 @@ pub fn path_beside(stats_csv: &Path) -> Option<PathBuf> {
 /// refusing a history that does not belong to them.
 pub fn attach(stats: &mut RunStats, bytes: &[u8], path: &Path) -> Result<(), InvalidInput> {
     let file = path.display();
-    let blocks = read(bytes, path)?;
+    let (blocks, coverage, totals) = read(bytes, path)?;
+    stats.ramp_left_out_secs = coverage.ramp_left_out_secs;
     for (endpoint, row_blocks) in blocks {
+        let (requests, failures) = totals.get(&endpoint).copied().unwrap_or_default();
         let Some(row) = stats.rows.get_mut(&endpoint) else {
             return Err(InvalidInput(format!(
                 "{file}: the row {endpoint} is not in {}; is the history from another run?",
                 stats.source
             )));
         };
-        let requests: u64 = row_blocks.iter().map(|b| b.requests).sum();
-        let failures: u64 = row_blocks.iter().map(|b| b.failures).sum();
         if requests > row.requests || failures > row.failures {
             return Err(InvalidInput(format!(
-                "{file}: {endpoint} has {requests} requests and {failures} failures over time, but {} has {} and {}; is the history from another run?",
+                "{file}: {endpoint} has {requests} requests and {failures} failures at its last write, but {} has {} and {}; is the history from another run?",
                 stats.source, row.requests, row.failures
             )));
         }
@@ -56,23 +56,66 @@ pub fn attach(stats: &mut RunStats, bytes: &[u8], path: &Path) -> Result<(), Inv
 #[derive(Default)]
 struct Write {
     timestamp: u64,
+    /// The User Count column, when the history has one.
+    users: Option<u64>,
     totals: BTreeMap<Endpoint, (u64, u64, f64)>,
     /// Where each row is in the file, for messages.
     lines: BTreeMap<Endpoint, usize>,
 }
 
+/// What a history's blocks cover.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Coverage {
+    /// The statistics were reset once the users were spawned (Locust's
+    /// `--reset-stats`): blocks start at the reset, as do the stats.
+    pub reset: bool,
+    /// Seconds of the ramp (User Count below its peak) left out of the
+    /// blocks; the stats beside the history still count them unless reset.
+    pub ramp_left_out_secs: f64,
+}
+
+/// A row's requests and failures at the history's last write.
+pub type Totals = BTreeMap<Endpoint, (u64, u64)>;
+/// Each row's blocks, oldest first.
+pub type RowBlocks = BTreeMap<Endpoint, Vec<BlockCounts>>;
+
 /// The rows' blocks, oldest first, merged in neighbouring pairs until at
-/// most [`MAX_BLOCKS`] are left. Empty with fewer than two whole writes.
-pub fn read(
-    bytes: &[u8],
-    path: &Path,
-) -> Result<BTreeMap<Endpoint, Vec<BlockCounts>>, InvalidInput> {
-    let writes = writes(bytes, path)?;
+/// most [`MAX_BLOCKS`] are left, and what they cover. Empty with fewer
+/// than two whole writes. The blocks come from the steady state: from the
+/// reset where there was one, else from the first write at the peak User
+/// Count, so that the ramp's rising counts do not pass for noise (unless
+/// that would leave fewer than [`crate::gate::dependence::MIN_BLOCKS`]).
+pub fn read(bytes: &[u8], path: &Path) -> Result<(RowBlocks, Coverage, Totals), InvalidInput> {
+    let (writes, reset) = since_reset(writes(bytes, path)?, path)?;
+    let totals: Totals = writes.last().map_or_else(BTreeMap::new, |w| {
+        w.totals
+            .iter()
+            .map(|(endpoint, &(r, f, _))| (endpoint.clone(), (r, f)))
+            .collect()
+    });
+    let mut coverage = Coverage {
+        reset,
+        ..Coverage::default()
+    };
+    let peak = writes.iter().filter_map(|w| w.users).max();
+    let first_at_peak = writes
+        .iter()
+        .position(|w| w.users.is_some() && w.users == peak)
+        .unwrap_or(0);
+    let writes = if writes.len() - first_at_peak > crate::gate::dependence::MIN_BLOCKS {
+        if first_at_peak > 0 {
+            coverage.ramp_left_out_secs =
+                (writes[first_at_peak].timestamp - writes[0].timestamp) as f64;
+        }
+        &writes[first_at_peak..]
+    } else {
+        &writes[..]
+    };
     let (Some(first), Some(last)) = (writes.first(), writes.last()) else {
-        return Ok(BTreeMap::new());
+        return Ok((BTreeMap::new(), coverage, totals));
     };
     if writes.len() < 2 {
-        return Ok(BTreeMap::new());
+        return Ok((BTreeMap::new(), coverage, totals));
     }
     if last.timestamp == first.timestamp {
         return Err(InvalidInput(format!(
@@ -90,7 +133,7 @@ pub fn read(
         secs,
         ..BlockCounts::default()
     };
-    let mut blocks: BTreeMap<Endpoint, Vec<BlockCounts>> = BTreeMap::new();
+    let mut blocks = RowBlocks::new();
     for (index, pair) in writes.windows(2).enumerate() {
         for (endpoint, &(requests, failures, total_ms)) in &pair[1].totals {
             let (r0, f0, ms0) = pair[0].totals.get(endpoint).copied().unwrap_or_default();
@@ -114,7 +157,7 @@ pub fn read(
             *row = row.chunks(2).map(merged).collect();
         }
     }
-    Ok(blocks)
+    Ok((blocks, coverage, totals))
 }
 
 fn merged(pair: &[BlockCounts]) -> BlockCounts {
@@ -138,10 +181,8 @@ fn merged(pair: &[BlockCounts]) -> BlockCounts {
     block
 }
 
-/// The history's whole writes since the last reset of the statistics
-/// (Locust's `--reset-stats` starts the counts over once users are spawned).
-/// Each write ends with its Aggregated row; a last write cut short by the
-/// run's end is left out.
+/// The history's whole writes. Each write ends with its Aggregated row; a
+/// last write cut short by the run's end is left out.
 fn writes(bytes: &[u8], path: &Path) -> Result<Vec<Write>, InvalidInput> {
     let file = path.display();
     let (mut reader, header) = super::locust::csv_reader(bytes, path, "a CSV file")?;
@@ -163,6 +204,7 @@ fn writes(bytes: &[u8], path: &Path) -> Result<Vec<Write>, InvalidInput> {
     .map(column);
     let (timestamp, method, name) = (timestamp?, method?, name?);
     let (requests, failures, average) = (requests?, failures?, average?);
+    let user_count = header.iter().position(|h| h == "User Count");
 
     let longest_ms = crate::bounds::MAX_DURATION.as_secs_f64() * 1000.0;
     let mut writes: Vec<Write> = Vec::new();
@@ -198,6 +240,10 @@ fn writes(bytes: &[u8], path: &Path) -> Result<Vec<Write>, InvalidInput> {
             )));
         }
         pending.timestamp = stamp as u64;
+        if let Some(column) = user_count {
+            let users = number(column, crate::bounds::MAX_USERS as f64)?;
+            pending.users = Some(users as u64);
+        }
         let total_ms = mean_ms * count;
         if pending
             .totals
@@ -220,19 +266,73 @@ fn writes(bytes: &[u8], path: &Path) -> Result<Vec<Write>, InvalidInput> {
                     write.timestamp, before.timestamp
                 )));
             }
-            let total = |w: &Write| w.totals[&Endpoint::aggregated()].0;
-            if total(&write) < total(before) {
-                writes.clear();
-            } else if let Some((endpoint, was, is)) = fallen(before, &write) {
-                let line = write.lines.get(&endpoint).unwrap_or(&line);
-                return Err(InvalidInput(format!(
-                    "{file}:{line}: the Total Request Count or Total Failure Count of {endpoint} fell from {was} to {is}; a history's counts only grow"
-                )));
-            }
         }
         writes.push(write);
     }
     Ok(writes)
+}
+
+/// The writes since the reset of the statistics, if there was one, and
+/// whether there was. A history's counts only grow, so a reset shows where
+/// they do not: a row's count or failures fall, or its total response time
+/// changes while its count stays. Locust's `--reset-stats` resets once the
+/// users are spawned, so a reset is recognised at the first or second
+/// write at the peak User Count, whatever the Aggregated total did (with a
+/// fast spawn the first write after the reset can be higher than the last
+/// before it). Without a User Count, a fall of the Aggregated total is the
+/// reset. Anywhere else the history is refused.
+fn since_reset(mut writes: Vec<Write>, path: &Path) -> Result<(Vec<Write>, bool), InvalidInput> {
+    let peak = writes.iter().filter_map(|w| w.users).max();
+    let first_at_peak = writes
+        .iter()
+        .position(|w| w.users.is_some() && w.users == peak);
+    let mut reset = None;
+    for i in 1..writes.len() {
+        let Some((endpoint, what)) = restarted(&writes[i - 1], &writes[i]) else {
+            continue;
+        };
+        let at_the_spawn_end = match first_at_peak {
+            Some(first) => i == first || i == first + 1,
+            None => {
+                let total = |w: &Write| w.totals[&Endpoint::aggregated()].0;
+                total(&writes[i]) < total(&writes[i - 1])
+            }
+        };
+        if reset.is_none() && at_the_spawn_end {
+            reset = Some(i);
+            continue;
+        }
+        let line = writes[i].lines.get(&endpoint).copied().unwrap_or_default();
+        return Err(InvalidInput(format!(
+            "{}:{line}: {what} of {endpoint}; a history's counts only grow, but for one reset of the statistics when the users are spawned",
+            path.display()
+        )));
+    }
+    if let Some(i) = reset {
+        writes.drain(..i);
+    }
+    Ok((writes, reset.is_some()))
+}
+
+/// A row whose counts show that the statistics started over between two
+/// writes, and what they did.
+fn restarted(before: &Write, after: &Write) -> Option<(Endpoint, String)> {
+    if let Some((endpoint, was, is)) = fallen(before, after) {
+        return Some((
+            endpoint,
+            format!("the Total Request Count or Total Failure Count fell from {was} to {is}"),
+        ));
+    }
+    before.totals.iter().find_map(|(endpoint, &(r0, _, ms0))| {
+        let &(r1, _, ms1) = after.totals.get(endpoint)?;
+        let changed = (ms1 - ms0).abs() > 1e-6 * ms0.abs().max(1.0);
+        (r1 == r0 && changed).then(|| {
+            (
+                endpoint.clone(),
+                format!("the total response time changed from {ms0:.1} to {ms1:.1} ms with the count staying at {r0}"),
+            )
+        })
+    })
 }
 
 /// A row whose cumulative counts went down from one write to the next.
@@ -261,7 +361,19 @@ mod tests {
     /// A history line: the columns this reader uses, the rest as Locust
     /// fills them.
     fn line(at: u64, method: &str, name: &str, requests: u64, failures: u64, mean: f64) -> String {
-        format!("{at},20,{method},{name},0.000000,0.000000,N/A,N/A,{requests},{failures},0,{mean},0,0,0")
+        line_with_users(at, 20, method, name, requests, failures, mean)
+    }
+
+    fn line_with_users(
+        at: u64,
+        users: u64,
+        method: &str,
+        name: &str,
+        requests: u64,
+        failures: u64,
+        mean: f64,
+    ) -> String {
+        format!("{at},{users},{method},{name},0.000000,0.000000,N/A,N/A,{requests},{failures},0,{mean},0,0,0")
     }
 
     fn history(lines: &[String]) -> Vec<u8> {
@@ -306,7 +418,8 @@ mod tests {
             // A write cut short by the end of the run is left out.
             line(105, "GET", "/a", 99, 3, 6.5),
         ];
-        let blocks = read(&history(&lines), Path::new("h.csv")).unwrap();
+        let (blocks, coverage, _) = read(&history(&lines), Path::new("h.csv")).unwrap();
+        assert_eq!(coverage, Coverage::default());
         let a = &blocks[&get("/a")];
         assert_eq!(a.len(), 3);
         assert!(a.iter().all(|b| (b.secs - 4.0 / 3.0).abs() < 1e-12));
@@ -325,13 +438,14 @@ mod tests {
     #[test]
     fn a_reset_starts_the_blocks_over_and_a_long_history_is_merged() {
         let mut lines = vec![
-            line(1, "", "Aggregated", 500, 0, 1.0),
-            line(2, "", "Aggregated", 900, 0, 1.0),
+            line_with_users(1, 10, "", "Aggregated", 500, 0, 1.0),
+            line_with_users(2, 15, "", "Aggregated", 900, 0, 1.0),
         ];
         for i in 0..100u64 {
             lines.push(line(3 + i, "", "Aggregated", 7 * i, 0, 1.0));
         }
-        let blocks = read(&history(&lines), Path::new("h.csv")).unwrap();
+        let (blocks, coverage, _) = read(&history(&lines), Path::new("h.csv")).unwrap();
+        assert!(coverage.reset);
         let total = &blocks[&Endpoint::aggregated()];
         assert!(total.len() <= MAX_BLOCKS && total.len() > MAX_BLOCKS / 2);
         assert_eq!(total.iter().map(|b| b.requests).sum::<u64>(), 7 * 99);
@@ -346,15 +460,20 @@ mod tests {
                 .map(|e| e.to_string())
                 .unwrap_or_default()
         };
+        // Long after the users were spawned, no reset explains a fall.
         let fell = refused(&[
-            line(1, "GET", "/a", 10, 0, 1.0),
-            line(1, "", "Aggregated", 10, 0, 1.0),
-            line(2, "GET", "/a", 5, 0, 1.0),
-            line(2, "GET", "/b", 9, 0, 1.0),
-            line(2, "", "Aggregated", 14, 0, 1.0),
+            line(1, "GET", "/a", 6, 0, 1.0),
+            line(1, "", "Aggregated", 6, 0, 1.0),
+            line(2, "GET", "/a", 8, 0, 1.0),
+            line(2, "", "Aggregated", 8, 0, 1.0),
+            line(3, "GET", "/a", 10, 0, 1.0),
+            line(3, "", "Aggregated", 10, 0, 1.0),
+            line(4, "GET", "/a", 5, 0, 1.0),
+            line(4, "GET", "/b", 9, 0, 1.0),
+            line(4, "", "Aggregated", 14, 0, 1.0),
         ]);
         assert!(
-            fell.starts_with("h.csv:4:") && fell.contains("fell from 10 to 5"),
+            fell.starts_with("h.csv:8:") && fell.contains("fell from 10 to 5"),
             "{fell}"
         );
         let back = refused(&[
@@ -378,9 +497,78 @@ mod tests {
         ]);
         assert!(stuck.contains("all at timestamp 5"), "{stuck}");
         let columns = read(b"Timestamp,Name\n1,Aggregated\n", Path::new("h.csv"))
+            .map(|_| ())
             .err()
             .unwrap()
             .to_string();
         assert!(columns.contains("no column `Type`"), "{columns}");
+    }
+
+    /// Writes once a second: users 10, 20, 30, 40, then 50 for `steady`
+    /// seconds; `/login` is hit only while users are spawned, `/a` steadily.
+    fn ramp_then_steady(steady: u64, reset_at_peak: bool) -> Vec<String> {
+        let mut lines = Vec::new();
+        let (mut a, mut logins) = (0, 0);
+        for t in 1..=4 + steady {
+            let users = (t * 10).min(50);
+            a += 100 * users / 50;
+            if t <= 5 {
+                logins += 10;
+            }
+            if reset_at_peak && t == 5 {
+                // Reset as the last users were spawned: their logins count,
+                // and the second that follows the reset only.
+                (a, logins) = (60, 7);
+            }
+            lines.push(line_with_users(t, users, "POST", "/login", logins, 0, 9.0));
+            lines.push(line_with_users(t, users, "GET", "/a", a, 0, 4.0));
+            lines.push(line_with_users(
+                t,
+                users,
+                "",
+                "Aggregated",
+                a + logins,
+                0,
+                5.0,
+            ));
+        }
+        lines
+    }
+
+    /// Locust's `--reset-stats` with a fast spawn: the first write after
+    /// the reset has more requests in all than the last before it, and only
+    /// the login, hit in `on_start`, falls. Recognised as the reset, not
+    /// refused, and the blocks start there.
+    #[test]
+    fn a_reset_is_recognised_by_any_row_at_the_end_of_the_spawn() {
+        let lines = ramp_then_steady(12, true);
+        let (blocks, coverage, _) = read(&history(&lines), Path::new("h.csv")).unwrap();
+        assert!(coverage.reset);
+        assert_eq!(coverage.ramp_left_out_secs, 0.0);
+        let a: Vec<u64> = blocks[&get("/a")].iter().map(|b| b.requests).collect();
+        assert_eq!(a, vec![100; 11]);
+        // A login whose count stays while its time changes was reset too.
+        let mut same_count = ramp_then_steady(12, false);
+        for line in same_count.iter_mut().skip(12).step_by(3).take(1) {
+            *line = line_with_users(5, 50, "POST", "/login", 40, 0, 12.0);
+        }
+        let (_, coverage, _) = read(&history(&same_count), Path::new("h.csv")).unwrap();
+        assert!(coverage.reset);
+    }
+
+    /// Without a reset, the writes before the peak User Count are left out
+    /// of the blocks (the ramp is not noise), unless too few would be left.
+    #[test]
+    fn the_ramp_is_left_out_of_the_blocks_while_enough_remain() {
+        let (blocks, coverage, _) =
+            read(&history(&ramp_then_steady(12, false)), Path::new("h.csv")).unwrap();
+        assert!(!coverage.reset);
+        assert_eq!(coverage.ramp_left_out_secs, 4.0);
+        let a: Vec<u64> = blocks[&get("/a")].iter().map(|b| b.requests).collect();
+        assert_eq!(a, vec![100; 11]);
+        let (short, coverage, _) =
+            read(&history(&ramp_then_steady(5, false)), Path::new("h.csv")).unwrap();
+        assert_eq!(coverage.ramp_left_out_secs, 0.0);
+        assert_eq!(short[&get("/a")].len(), 8);
     }
 }

@@ -115,7 +115,12 @@ pub fn update_baseline(path: &Path, run: &RunResult, force: bool) -> anyhow::Res
 pub fn run_stats(run: &RunResult, source: &str) -> RunStats {
     RunStats {
         machine: run.machine.clone(),
-        ..RunStats::from_snapshot(&run.stats, run.measured.as_secs_f64(), source)
+        ..RunStats::from_snapshot(
+            &run.stats,
+            run.measured.as_secs_f64(),
+            run.ramp_up.as_secs_f64(),
+            source,
+        )
     }
 }
 

@@ -202,7 +202,7 @@ pub fn parse_stats_csv(bytes: &[u8], path: &Path) -> Result<RunStats, InvalidInp
         source: file.to_string(),
         rows,
         ladder: Some(ladder),
-        machine: None,
+        ..RunStats::default()
     })
 }
 

@@ -332,3 +332,54 @@ pub fn assert_no_panic(output: &std::process::Output) {
         "swarmgate panicked:\n{stderr}"
     );
 }
+
+/// A genuine Locust fixture's path.
+pub fn locust(file: &str) -> String {
+    repo_file("fixtures/locust")
+        .join(file)
+        .display()
+        .to_string()
+}
+
+/// `swarmgate compare CURRENT --baseline BASELINE`, the report in a
+/// temporary place, checked for panics.
+pub fn compare_locust(current: &str, baseline: &str, extra: &[&str]) -> std::process::Output {
+    // The report goes to a temporary place, not into the working tree.
+    let dir = tempfile::tempdir().unwrap();
+    // The genuine Locust files count the demo's 404s (17%) as failures; the
+    // limit on the run's own failure rate is tested on its own below.
+    let output = swarmgate()
+        .args(["compare", current, "--baseline", baseline])
+        .args(["--max-fail-rate", "20%"])
+        .args(extra)
+        .arg("--report")
+        .arg(dir.path().join("report.html"))
+        .output()
+        .unwrap();
+    assert_no_panic(&output);
+    output
+}
+
+pub fn stdout_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// summary.json read and checked against docs/summary.schema.json.
+pub fn assert_valid_summary(path: &Path) -> serde_json::Value {
+    let schema: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo_file("docs/summary.schema.json")).unwrap())
+            .unwrap();
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema is valid");
+    let errors: Vec<String> = validator
+        .iter_errors(&summary)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{} does not match docs/summary.schema.json:\n{}",
+        path.display(),
+        errors.join("\n")
+    );
+    summary
+}
