@@ -22,17 +22,32 @@ server that answers every request at once after its delay; `saturated`,
 bench/gate-study-saturated.toml against a server with 2 workers, so requests
 queue and follow each other, and loops whose 404s come in blocks.
 
+Every side of a pair is its own server process: an A/A pair compares the
+server with a second, identical one (started the same way), never a server
+with itself, so that what differs between two deployments of the same code
+is in the study.
+
+`--csv FILE` appends one line per comparison (condition, workload, baseline
+format, run length, pair, change, the exit code and the verdict's counts),
+so that docs/gate-accuracy.md can be generated from kept output
+(bench/gate_accuracy_table.py) rather than typed.
+
 Usage: bench/gate_accuracy.py [--pairs 20] [--durations 3] [--changes 25]
        [--latency-ms 4] [--jitter-ms 2] [--condition quiet]
-       [--baseline-format dir] [--workload independent]
+       [--baseline-format dir] [--workload independent] [--csv FILE]
+       [--until-decided] [--max-duration 2m]
                                                (cargo build --release first)
 """
 
 import argparse
+import csv
+import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
+import time
 
 from demo_api import ROOT, SWARMGATE, require_release_build, serve
 
@@ -51,16 +66,34 @@ def run(port, seconds, out):
     )
 
 
-def interleaved_regressed(candidate_port, baseline_port, seconds, out):
-    """True when `run --against` fails the candidate."""
+def counts_of(summary_path):
+    """The verdict's counts from a summary.json, and how many rounds ran."""
+    with open(summary_path) as f:
+        summary = json.load(f)
+    verdict = summary.get("verdict") or {}
+    counts = verdict.get("counts", {})
+    # `until decided: 3 look(s) of at most 9, 7 rounds a side, …`
+    said = re.search(r"(\d+) rounds a side", verdict.get("noise_model", ""))
+    rounds = int(said.group(1)) if said else None
+    return counts, rounds
+
+
+def interleaved(candidate_port, baseline_port, seconds, out, until_decided=None):
+    """`run --against`: (exit code, counts, rounds, wall seconds)."""
+    os.makedirs(out, exist_ok=True)
+    summary = os.path.join(out, "summary.json")
+    extra = ["--until-decided", "--max-duration", until_decided] if until_decided else []
+    started = time.monotonic()
     code = subprocess.run(
         [SWARMGATE, "run", SCENARIO, "--host", f"http://127.0.0.1:{candidate_port}", "--against", f"http://127.0.0.1:{baseline_port}",
-         "--duration", f"{seconds}s", "-q", "--out", out],
+         "--duration", f"{seconds}s", "-q", "--out", out, *extra],
         stdout=subprocess.DEVNULL,
     ).returncode
+    wall = time.monotonic() - started
     if code not in (0, 1):
         sys.exit(f"run --against exited {code}")
-    return code == 1
+    counts, rounds = counts_of(summary)
+    return code, counts, rounds, wall
 
 
 class Hog:
@@ -78,15 +111,22 @@ class Hog:
             self.process = None
 
 
-def regressed(current, baseline):
-    """True when the gate fails the comparison."""
+def compared(current, baseline):
+    """`compare` with the default rules: (exit code, counts)."""
     report = os.path.join(current, "compare.html")
+    summary = os.path.join(current, "compare.json")
     # The saturated workload's 404s are its own (its scenario says so for `run`).
     limit = ["--max-fail-rate", "30%"] if SCENARIO == SCENARIOS["saturated"] else []
-    code = subprocess.run([SWARMGATE, "compare", current, "--baseline", baseline, "--report", report, *limit], stdout=subprocess.DEVNULL).returncode
+    code = subprocess.run([SWARMGATE, "compare", current, "--baseline", baseline, "--report", report, "--summary-json", summary, *limit],
+                          stdout=subprocess.DEVNULL).returncode
     if code not in (0, 1):
         sys.exit(f"compare exited {code}")
-    return code == 1
+    counts, _ = counts_of(summary)
+    return code, counts, None, None
+
+
+COLUMNS = ["condition", "workload", "baseline", "seconds", "pair", "change_percent", "exit_code",
+           "regressed", "inconclusive", "unchanged", "improved", "rounds", "wall_seconds"]
 
 
 def main():
@@ -99,6 +139,9 @@ def main():
     parser.add_argument("--condition", choices=["quiet", "busy-current", "both-busy", "interleaved-busy"], default="quiet")
     parser.add_argument("--baseline-format", choices=["dir", "csv"], default="dir")
     parser.add_argument("--workload", choices=sorted(SCENARIOS), default="independent")
+    parser.add_argument("--csv", help="append one line per comparison to this file")
+    parser.add_argument("--until-decided", action="store_true", help="interleaved only: add rounds until decided")
+    parser.add_argument("--max-duration", default="2m", help="the budget of --until-decided")
     args = parser.parse_args()
     global SCENARIO
     SCENARIO = SCENARIOS[args.workload]
@@ -115,6 +158,8 @@ def main():
         return ("--inject-latency", f"{latency_ms}ms", "--inject-jitter", f"{jitter_ms}ms", *workers)
 
     servers = {0.0: serve(*faults(args.latency_ms, args.jitter_ms))}
+    # The same server again, in a process of its own: the A/A side.
+    twin = serve(*faults(args.latency_ms, args.jitter_ms))
     for change in changes:
         factor = 1 + change / 100
         servers[change] = serve(*faults(args.latency_ms * factor, args.jitter_ms * factor))
@@ -122,6 +167,27 @@ def main():
     how = "run --against, rounds in turns" if interleaved else f"each run compared with its own baseline run ({args.baseline_format})"
     print(f"{args.pairs} pairs per cell; {how}; condition {args.condition}; workload {args.workload}\n")
     print(f"{'run length':>10}  {'A/A false alarms':>17}  " + "  ".join(f"{'+' + format(c, 'g') + '% caught':>12}" for c in changes))
+    out_csv = None
+    if args.csv:
+        new = not os.path.exists(args.csv) or os.path.getsize(args.csv) == 0
+        out_csv = open(args.csv, "a", newline="")
+        writer = csv.writer(out_csv, lineterminator="\n")
+        if new:
+            writer.writerow(COLUMNS)
+    condition = args.condition + ("-until-decided" if args.until_decided else "")
+    baseline_kind = "none" if interleaved else args.baseline_format
+
+    def keep(seconds, pair, change, result):
+        code, counts, rounds, wall = result
+        if out_csv:
+            writer.writerow([condition, args.workload, baseline_kind, f"{seconds:g}", pair, f"{change:g}", code,
+                             counts.get("regressed", 0), counts.get("inconclusive", 0), counts.get("unchanged", 0),
+                             counts.get("improved", 0), "" if rounds is None else rounds,
+                             "" if wall is None else f"{wall:.1f}"])
+            out_csv.flush()
+        return code == 1
+
+    budget = args.max_duration if args.until_decided else None
     try:
         with tempfile.TemporaryDirectory() as work:
             for seconds in durations:
@@ -131,28 +197,32 @@ def main():
                     if interleaved:
                         hog.on(True)
                         port = servers[0.0][1]
-                        false_alarms += interleaved_regressed(port, port, seconds, os.path.join(work, f"{seconds}-{i}-aa"))
+                        aa = interleaved(twin[1], port, seconds, os.path.join(work, f"{seconds}-{i}-aa"), budget)
+                        false_alarms += keep(seconds, i, 0.0, aa)
                         for change in changes:
                             out = os.path.join(work, f"{seconds}-{i}-ab-{change}")
-                            caught[change] += interleaved_regressed(servers[change][1], port, seconds, out)
+                            ab = interleaved(servers[change][1], port, seconds, out, budget)
+                            caught[change] += keep(seconds, i, change, ab)
                         continue
                     base = os.path.join(work, f"{seconds}-{i}-base")
                     again = os.path.join(work, f"{seconds}-{i}-again")
                     hog.on(busy_baseline)
                     run(servers[0.0][1], seconds, base)
                     hog.on(busy_current)
-                    run(servers[0.0][1], seconds, again)
+                    run(twin[1], seconds, again)
                     against = base if args.baseline_format == "dir" else os.path.join(base, "stats.csv")
-                    false_alarms += regressed(again, against)
+                    false_alarms += keep(seconds, i, 0.0, compared(again, against))
                     for change in changes:
                         slow = os.path.join(work, f"{seconds}-{i}-slow-{change}")
                         run(servers[change][1], seconds, slow)
-                        caught[change] += regressed(slow, against)
+                        caught[change] += keep(seconds, i, change, compared(slow, against))
                 cells = "  ".join(f"{caught[c]:>6} of {args.pairs:<3}" for c in changes)
                 print(f"{seconds:>9g}s  {false_alarms:>9} of {args.pairs:<5}  {cells}", flush=True)
     finally:
         hog.on(False)
-        for server, _ in servers.values():
+        if out_csv:
+            out_csv.close()
+        for server, _ in [*servers.values(), twin]:
             server.terminate()
             server.wait()
 

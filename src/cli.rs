@@ -105,6 +105,16 @@ pub struct RunArgs {
     /// fewer when --duration is shorter than 6 s).
     #[arg(long, value_parser = clap::value_parser!(u16).range(3..=50))]
     pub rounds: Option<u16>,
+    /// With --against: while a gated comparison is inconclusive, add two
+    /// more rounds of each side (A B B A) and judge again, until decided or
+    /// --max-duration is spent. Each look is judged at the confidence
+    /// split evenly over the looks the budget allows, so looking again
+    /// cannot raise the chance of a false alarm.
+    #[arg(long, requires = "against")]
+    pub until_decided: bool,
+    /// The wall time --until-decided may take in all, both sides, e.g. 10m.
+    #[arg(long, value_parser = parse_duration, default_value = "10m", requires = "until_decided")]
+    pub max_duration: Duration,
 }
 
 /// Outputs for CI systems; inside GitHub Actions the summary, annotations
@@ -158,6 +168,12 @@ pub struct GateArgs {
     /// unless its absence may be chance), fail, warn or ignore.
     #[arg(long, value_parser = crate::gate::rules::MissingPolicy::parse)]
     pub missing: Option<crate::gate::rules::MissingPolicy>,
+    /// What an inconclusive comparison of a gated metric does: pass (the
+    /// default: noise alone never fails a build) or fail (exit 1 until
+    /// every comparison is decided; `--against --until-decided` decides
+    /// more of them).
+    #[arg(long, value_parser = crate::gate::rules::InconclusivePolicy::parse)]
+    pub inconclusive: Option<crate::gate::rules::InconclusivePolicy>,
     /// The highest failure rate of the whole run that passes, baseline or
     /// not, e.g. 1% (the default) or off.
     #[arg(long, value_parser = parse_max_fail_rate)]
@@ -188,6 +204,9 @@ impl GateArgs {
         }
         if let Some(v) = flags.missing {
             rules.missing = v;
+        }
+        if let Some(v) = flags.inconclusive {
+            rules.inconclusive = v;
         }
         if let Some(v) = flags.max_fail_rate {
             rules.max_fail_rate = v.0;

@@ -37,10 +37,11 @@ fn summary(out: &std::path::Path) -> serde_json::Value {
 
 #[test]
 fn the_same_service_in_turns_passes_and_both_sides_are_kept() {
-    let api = DemoApi::with_latency(2);
+    // Two processes of the same service, as two deployments of one build.
+    let (api, twin) = (DemoApi::with_latency(2), DemoApi::with_latency(2));
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let output = interleave(&api, &api, &out, &[]);
+    let output = interleave(&twin, &api, &out, &[]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(
         output.status.code(),
@@ -120,6 +121,11 @@ fn bad_interleaving_flags_are_refused_before_any_load() {
         (&["--rounds", "50"][..], "--rounds 50"),
         (&["--rounds", "2"][..], "--rounds"),
         (&["--baseline", "b.csv"][..], "--baseline"),
+        (
+            &["--until-decided", "--max-duration", "2s"][..],
+            "--max-duration 2s is shorter than the first look",
+        ),
+        (&["--max-duration", "1m"][..], "--until-decided"),
     ] {
         let output = swarmgate()
             .arg("run")
@@ -205,4 +211,39 @@ fn a_baseline_deployment_that_fails_everything_gives_no_verdict() {
         stderr_of(&output)
     );
     assert!(out.join("baseline").join("stats.csv").exists());
+}
+
+/// `--until-decided`: a candidate 40% slower fails at the look that
+/// decides it; the same service in a second process passes within the
+/// budget; the noise line says how many looks and rounds it took and at
+/// which confidence each look was judged.
+#[test]
+fn until_decided_adds_rounds_until_the_verdict_is_decided_within_its_budget() {
+    let (base, twin, slower) = (
+        DemoApi::with_latency(10),
+        DemoApi::with_latency(10),
+        DemoApi::with_latency(14),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let budget = ["--until-decided", "--max-duration", "16s"];
+    let noise = |out: &std::path::Path| {
+        summary(out)["verdict"]["noise_model"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let out = dir.path().join("slower");
+    let started = std::time::Instant::now();
+    let output = interleave(&slower, &base, &out, &budget);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr_of(&output));
+    let said = noise(&out);
+    assert!(said.contains("until decided: "), "{said}");
+    assert!(said.contains("of at most 3, "), "{said}");
+
+    let out = dir.path().join("same");
+    let output = interleave(&twin, &base, &out, &budget);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert!(noise(&out).contains("so that the 95.0% asked holds over all"));
+    // Both within their budgets and the rounds' shutdowns.
+    assert!(started.elapsed().as_secs_f64() < 2.0 * 16.0 + 20.0);
 }

@@ -41,6 +41,8 @@ pub struct Rounds {
     pub count: usize,
     /// The load as asked, for the start line.
     load: String,
+    /// `--until-decided`: the wall time all rounds may take.
+    budget: Option<Duration>,
 }
 
 impl Rounds {
@@ -87,9 +89,44 @@ impl Rounds {
             baseline,
             count,
             load,
+            budget: None,
         })
     }
+
+    /// `--until-decided --max-duration BUDGET`: refused when the budget
+    /// does not hold the first look's rounds.
+    pub fn until_decided(mut self, budget: Duration) -> Result<Self, InvalidInput> {
+        let first = self.candidate.load.duration * (2 * self.count) as u32;
+        if budget < first {
+            return Err(InvalidInput(format!(
+                "--max-duration {}s is shorter than the first look: {} rounds of {:.1}s on each side take {}s; give --until-decided at least that",
+                budget.as_secs_f64(),
+                self.count,
+                self.candidate.load.duration.as_secs_f64(),
+                first.as_secs_f64()
+            )));
+        }
+        self.budget = Some(budget);
+        Ok(self)
+    }
+
+    /// The most looks the budget allows: the first, then one per block of
+    /// two more rounds a side. The confidence is split evenly over them.
+    fn looks(&self) -> usize {
+        let Some(budget) = self.budget else {
+            return 1;
+        };
+        let round = self.candidate.load.duration.as_secs_f64();
+        let first = round * (2 * self.count) as f64;
+        1 + ((budget.as_secs_f64() - first) / (4.0 * round))
+            .floor()
+            .max(0.0) as usize
+    }
 }
+
+/// Rounds added per side at each further look of `--until-decided`: one
+/// A B B A block.
+const ROUNDS_PER_LOOK: usize = 2;
 
 /// One deployment's rounds: its scenario, addresses, results directory,
 /// progress, and the rounds run so far.
@@ -137,9 +174,16 @@ pub async fn run_rounds(
     plan: Rounds,
     output: &OutputArgs,
     allow_remote: bool,
-    gate: Gate,
+    mut gate: Gate,
 ) -> anyhow::Result<ExitCode> {
     let interrupt = stop_on_signals()?;
+    let started = std::time::Instant::now();
+    let looks = plan.looks();
+    let asked_confidence = gate.rules.confidence;
+    // Alpha spent evenly over the looks (a Bonferroni split): whichever
+    // look stops, the chance of a false alarm at any of them is at most
+    // the sum, the level asked.
+    gate.rules.confidence = 1.0 - (1.0 - asked_confidence) / looks as f64;
     let quiet = output.quiet;
     let mut candidate =
         SideRuns::prepare(plan.candidate, &output.out, allow_remote, quiet, None).await?;
@@ -190,27 +234,46 @@ pub async fn run_rounds(
             vec![Side::Candidate; plan.count]
         }
     };
-    for (number, side) in order.iter().enumerate() {
-        if interrupt.is_cancelled() {
-            break;
+    run_in_turns(&order, &mut candidate, baseline.as_mut(), &interrupt, quiet).await?;
+    let mut looked = 1;
+    if let (Some(budget), Some(side)) = (plan.budget, baseline.as_mut()) {
+        while let Some(verdict) = look(side, &candidate, &gate.rules) {
+            let open = crate::gate::undecided(&verdict, &gate.rules);
+            let rounds_run = (side.runs.len() + candidate.runs.len()) as u32;
+            let per_round = started.elapsed() / rounds_run.max(1);
+            let more = per_round * (2 * ROUNDS_PER_LOOK) as u32;
+            if open == 0
+                || !verdict.passed
+                || looked == looks
+                || started.elapsed() + more > budget
+                || interrupt.is_cancelled()
+            {
+                break;
+            }
+            if !quiet {
+                crate::errln!(
+                    "look {looked} of at most {looks}: {open} comparisons undecided, {ROUNDS_PER_LOOK} more rounds a side"
+                );
+            }
+            looked += 1;
+            run_in_turns(
+                &abba(ROUNDS_PER_LOOK),
+                &mut candidate,
+                Some(side),
+                &interrupt,
+                quiet,
+            )
+            .await?;
         }
-        let (runs, name) = match (side, baseline.as_mut()) {
-            (Side::Baseline, Some(baseline)) => (baseline, "baseline"),
-            _ => (&mut candidate, "candidate"),
-        };
-        if !quiet {
-            crate::errln!("round {}/{}: {name}", number + 1, order.len());
-        }
-        let run = engine::run(
-            runs.scenario.clone(),
-            runs.addresses.clone(),
-            &mut runs.observer,
-            interrupt.clone(),
-        )
-        .await?
-        .redacted(&runs.scenario.secrets);
-        runs.runs.push(run);
     }
+    let sequential = plan.budget.map(|_| {
+        format!(
+            "; until decided: {looked} look(s) of at most {looks}, {} rounds a side, each look at {}% family-wise confidence so that the {}% asked holds over all",
+            candidate.runs.len(),
+            crate::gate::significant(gate.rules.confidence * 100.0),
+            crate::gate::significant(asked_confidence * 100.0)
+        )
+    });
 
     let stats = |run: &RunResult| run_stats(run, "round");
     let spread = match &baseline {
@@ -265,10 +328,13 @@ pub async fn run_rounds(
         crate::errln!("warning: {warning}");
     }
     let current = run_stats(&run, &candidate.results.path().display().to_string());
-    let verdict = match &baseline_stats {
+    let mut verdict = match &baseline_stats {
         Some(baseline) => crate::gate::judge_with_spread(&current, baseline, &gate.rules, &spread),
         None => crate::gate::judge(&current, None, &gate.rules),
     };
+    if let Some(sequential) = sequential {
+        verdict.noise_model.push_str(&sequential);
+    }
     print_verdict(
         &verdict,
         baseline_stats.is_some(),
@@ -287,6 +353,62 @@ pub async fn run_rounds(
         output,
         &gate,
     )
+}
+
+/// Runs `order`'s rounds, each on its side, until done or interrupted.
+async fn run_in_turns(
+    order: &[Side],
+    candidate: &mut SideRuns,
+    mut baseline: Option<&mut SideRuns>,
+    interrupt: &tokio_util::sync::CancellationToken,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    for (number, side) in order.iter().enumerate() {
+        if interrupt.is_cancelled() {
+            break;
+        }
+        let (runs, name) = match (side, baseline.as_deref_mut()) {
+            (Side::Baseline, Some(baseline)) => (baseline, "baseline"),
+            _ => (&mut *candidate, "candidate"),
+        };
+        if !quiet {
+            crate::errln!("round {}/{}: {name}", number + 1, order.len());
+        }
+        let run = engine::run(
+            runs.scenario.clone(),
+            runs.addresses.clone(),
+            &mut runs.observer,
+            interrupt.clone(),
+        )
+        .await?
+        .redacted(&runs.scenario.secrets);
+        runs.runs.push(run);
+    }
+    Ok(())
+}
+
+/// The verdict of the interleaved rounds so far, at `rules`.
+fn look(
+    baseline: &SideRuns,
+    candidate: &SideRuns,
+    rules: &crate::gate::rules::Rules,
+) -> Option<crate::gate::Verdict> {
+    let stats = |run: &RunResult| run_stats(run, "round");
+    let pairs: Vec<_> = baseline
+        .runs
+        .iter()
+        .zip(&candidate.runs)
+        .map(|(b, c)| (stats(b), stats(c)))
+        .collect();
+    let spread = Spread::of_pairs(&pairs, rules);
+    let pooled_baseline = RunResult::pool(baseline.runs.clone())?;
+    let pooled_candidate = RunResult::pool(candidate.runs.clone())?;
+    Some(crate::gate::judge_with_spread(
+        &stats(&pooled_candidate),
+        &stats(&pooled_baseline),
+        rules,
+        &spread,
+    ))
 }
 
 fn nothing_to_judge() -> anyhow::Result<ExitCode> {

@@ -103,7 +103,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             }
             None => None,
         };
-        let plan = super::rounds::Rounds::new(scenario, baseline, args.rounds)?;
+        let mut plan = super::rounds::Rounds::new(scenario, baseline, args.rounds)?;
+        if args.until_decided {
+            plan = plan.until_decided(args.max_duration)?;
+        }
         return super::runtime()?.block_on(super::rounds::run_rounds(
             plan,
             &args.output,

@@ -2,7 +2,7 @@
 //! improved, unchanged or inconclusive, and the words that say which claim
 //! is made.
 
-use super::format::trim_number;
+use super::format::significant;
 use super::Outcome;
 
 /// The decision shared by every metric: `bad_direction` is +1 when an
@@ -60,7 +60,13 @@ pub(crate) fn decide(d: &Decision) -> Judged {
         (interval.1, interval.0)
     };
     let toward = |direction: f64, value: f64| value * direction;
-    let confidence = format!("{}%", trim_number(confidence * 100.0));
+    // 95%, 99.4%: three significant digits, no trailing zeros.
+    let confidence = format!(
+        "{}%",
+        significant(confidence * 100.0)
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+    );
     let sign = |direction: f64| if direction > 0.0 { "+" } else { "-" };
     let claim = |outcome: Outcome, direction: f64, bound: f64, word: &str| {
         let tolerance = format!("{}{tolerance_text}", sign(direction));

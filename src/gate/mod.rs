@@ -320,6 +320,9 @@ fn judge_with(
             }
         }
     }
+    if rules.inconclusive == rules::InconclusivePolicy::Fail {
+        fail_the_undecided(&mut comparisons, rules);
+    }
     let mut thresholds = run_checks(current, rules);
     thresholds.extend(check_thresholds(current, rules));
     let mut counts = Counts::default();
@@ -383,6 +386,42 @@ fn judge_with(
             .collect(),
         comparisons,
         thresholds,
+    }
+}
+
+/// Whether the comparison's metric can fail the gate for its row.
+fn gated(c: &Comparison, rules: &Rules) -> bool {
+    let kind = match c.metric {
+        Metric::Percentile(_) | Metric::Average => rules::MetricKind::Latency,
+        Metric::FailRate => rules::MetricKind::FailRate,
+        Metric::Throughput => rules::MetricKind::Throughput,
+        Metric::Row => return false,
+    };
+    rules.for_row(&c.endpoint.method, &c.endpoint.name, kind).1
+}
+
+/// The inconclusive comparisons of gated metrics: what more rounds could
+/// still decide (`run --until-decided`).
+pub fn undecided(verdict: &Verdict, rules: &Rules) -> usize {
+    verdict
+        .comparisons
+        .iter()
+        .filter(|c| c.outcome == Outcome::Inconclusive && gated(c, rules))
+        .count()
+}
+
+/// `[gate] inconclusive = "fail"`: every inconclusive comparison of a
+/// gated metric fails the gate, and says why.
+fn fail_the_undecided(comparisons: &mut [Comparison], rules: &Rules) {
+    for c in comparisons
+        .iter_mut()
+        .filter(|c| c.outcome == Outcome::Inconclusive)
+    {
+        if gated(c, rules) {
+            c.fails_gate = true;
+            c.reason
+                .push_str("; fails the gate, as inconclusive = \"fail\" asks");
+        }
     }
 }
 

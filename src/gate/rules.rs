@@ -76,6 +76,28 @@ impl MissingPolicy {
     }
 }
 
+/// What an undecided (`inconclusive`) gated comparison does to the exit
+/// code: passes by default, so that noise alone never fails a build, or
+/// fails, for a team that wants every merge decided (with `--against
+/// --until-decided` to decide more of them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InconclusivePolicy {
+    Pass,
+    Fail,
+}
+
+impl InconclusivePolicy {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "pass" => Ok(Self::Pass),
+            "fail" => Ok(Self::Fail),
+            _ => Err(format!(
+                "invalid inconclusive policy `{text}`: expected pass or fail"
+            )),
+        }
+    }
+}
+
 /// How much change a metric tolerates before it counts.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Tolerance {
@@ -109,6 +131,8 @@ pub struct Rules {
     /// Below this many requests on either side, a row is inconclusive.
     pub min_samples: u64,
     pub missing: MissingPolicy,
+    /// Whether an inconclusive gated comparison fails the gate.
+    pub inconclusive: InconclusivePolicy,
     /// The highest failure rate of the whole run that passes, with or without
     /// a baseline; `None` when switched off.
     pub max_fail_rate: Option<f64>,
@@ -144,6 +168,7 @@ impl Default for Rules {
             },
             min_samples: 20,
             missing: MissingPolicy::Auto,
+            inconclusive: InconclusivePolicy::Pass,
             max_fail_rate: Some(DEFAULT_MAX_FAIL_RATE),
             confidence: 0.95,
             overrides: Vec::new(),
@@ -208,6 +233,7 @@ pub struct RawGate {
     pub metrics: Option<Vec<Spanned<String>>>,
     pub min_samples: Option<Spanned<i64>>,
     pub missing: Option<Spanned<String>>,
+    pub inconclusive: Option<Spanned<String>>,
     pub max_fail_rate: Option<Spanned<toml::Value>>,
     pub confidence: Option<Spanned<f64>>,
     pub latency: Option<RawTolerance>,
@@ -289,6 +315,12 @@ pub fn compile(raw: &RawGate, d: &mut Diagnostics) -> Rules {
         match MissingPolicy::parse(missing.get_ref()) {
             Ok(policy) => rules.missing = policy,
             Err(e) => d.error(Some(missing.span()), e),
+        }
+    }
+    if let Some(policy) = &raw.inconclusive {
+        match InconclusivePolicy::parse(policy.get_ref()) {
+            Ok(policy) => rules.inconclusive = policy,
+            Err(e) => d.error(Some(policy.span()), e),
         }
     }
     if let Some(max) = &raw.max_fail_rate {

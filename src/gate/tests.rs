@@ -547,3 +547,37 @@ fn without_blocks_the_whole_interval_must_clear_the_tolerance() {
         Outcome::Regressed
     );
 }
+
+/// `[gate] inconclusive = "fail"` turns every inconclusive comparison of a
+/// gated metric into a failure that says so; the default passes them, and
+/// a misspelt policy names what is valid.
+#[test]
+fn inconclusive_fails_the_gate_only_when_a_team_asks() {
+    let path = std::path::Path::new("rules.toml");
+    let strict = Rules::parse(path, "[gate]\ninconclusive = \"fail\"\n").unwrap();
+    assert_eq!(strict.inconclusive, rules::InconclusivePolicy::Fail);
+    let wrong = Rules::parse(path, "[gate]\ninconclusive = \"maybe\"\n").unwrap_err();
+    assert!(
+        wrong.to_string().contains("expected pass or fail"),
+        "{wrong}"
+    );
+    // 300 requests 12% slower: beyond the tolerance, within the noise.
+    let baseline = run(vec![("/a", row(300, 1.0, 0, 1))]);
+    let current = run(vec![("/a", row(300, 1.12, 0, 2))]);
+    let lenient = judge(&current, Some(&baseline), &Rules::default());
+    assert!(
+        lenient.counts.inconclusive > 0 && lenient.passed,
+        "{lenient:?}"
+    );
+    let decided = judge(&current, Some(&baseline), &strict);
+    assert!(!decided.passed);
+    let failing: Vec<&Comparison> = decided
+        .comparisons
+        .iter()
+        .filter(|c| c.fails_gate)
+        .collect();
+    assert_eq!(failing.len(), lenient.counts.inconclusive);
+    assert!(failing.iter().all(|c| c.outcome == Outcome::Inconclusive
+        && c.reason
+            .ends_with("fails the gate, as inconclusive = \"fail\" asks")));
+}
