@@ -383,3 +383,40 @@ pub fn assert_valid_summary(path: &Path) -> serde_json::Value {
     );
     summary
 }
+
+/// `swarmgate serve-demo` in a process of its own, as a deployment is: two
+/// sides of a comparison never share a server. Killed when dropped.
+pub struct DemoProcess {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl DemoProcess {
+    /// A demo API that adds `latency` (e.g. `"40ms"`) to every response.
+    pub fn with_latency(latency: &str) -> Self {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("swarmgate"))
+            .args(["serve-demo", "--port", "0", "--inject-latency", latency])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|word| word.starts_with("http://127.0.0.1:"))
+            .unwrap_or_else(|| panic!("serve-demo printed no address: {line}"))
+            .to_owned();
+        Self { child, url }
+    }
+}
+
+impl Drop for DemoProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
