@@ -11,19 +11,29 @@ use common::{
 
 #[test]
 fn genuine_locust_a_a_pair_passes_both_ways() {
-    for (current, baseline) in [
-        ("base-b_stats.csv", "base-a_stats.csv"),
-        ("base-a_stats.csv", "base-b_stats.csv"),
-    ] {
-        let output = compare(&locust(current), &locust(baseline), &[]);
+    for text in passes_both_ways("base-a", "base-b") {
+        assert!(text.contains("Verdict: PASSED"), "{text}");
+    }
+}
+
+/// `PREFIX_stats.csv` of `b` against `a`'s and the other way round: each
+/// exits 0; their verdicts' text.
+fn passes_both_ways(a: &str, b: &str) -> [String; 2] {
+    [(b, a), (a, b)].map(|(current, baseline)| {
+        let (current, baseline) = (
+            format!("{current}_stats.csv"),
+            format!("{baseline}_stats.csv"),
+        );
+        let output = compare(&locust(&current), &locust(&baseline), &[]);
+        let text = stdout_of(&output);
         assert_eq!(
             output.status.code(),
             Some(0),
-            "{current} vs {baseline}:\n{}",
-            stdout_of(&output)
+            "{current} vs {baseline}:\n{text}{}",
+            stderr_of(&output)
         );
-        assert!(stdout_of(&output).contains("Verdict: PASSED"));
-    }
+        text
+    })
 }
 
 #[test]
@@ -165,17 +175,7 @@ fn a_history_that_does_not_belong_to_its_stats_csv_is_refused() {
 /// caught; the A/A pair of the same shape passes both ways.
 #[test]
 fn fifty_users_five_ms_slower_is_caught_and_the_same_server_passes() {
-    for (current, baseline) in [
-        ("fifty-b_stats.csv", "fifty-a_stats.csv"),
-        ("fifty-a_stats.csv", "fifty-b_stats.csv"),
-    ] {
-        let output = compare(&locust(current), &locust(baseline), &[]);
-        let text = stdout_of(&output);
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{current} vs {baseline}:\n{text}"
-        );
+    for text in passes_both_ways("fifty-a", "fifty-b") {
         assert!(
             text.contains(
                 "the ramp-up (5 s and 5 s, users below their peak) is left out of the blocks"
@@ -228,18 +228,7 @@ fn a_reset_stats_history_is_read_by_its_reset_and_its_a_a_pair_passes() {
     assert!(before > after, "{logins:?}");
     let (before, after) = at_the_peak(&all);
     assert!(after > before, "{all:?}");
-    for (current, baseline) in [
-        ("reset-b_stats.csv", "reset-a_stats.csv"),
-        ("reset-a_stats.csv", "reset-b_stats.csv"),
-    ] {
-        let output = compare(&locust(current), &locust(baseline), &[]);
-        let text = stdout_of(&output);
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{current} vs {baseline}:\n{text}{}",
-            stderr_of(&output)
-        );
+    for text in passes_both_ways("reset-a", "reset-b") {
         assert!(
             text.contains("Noise: requests in time blocks (27 and 27)"),
             "{text}"
