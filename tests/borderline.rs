@@ -1,10 +1,13 @@
 //! The gate at the margin, each side a server process of its own: +20% at
 //! the default 10% tolerance fails, +5% does not, and the same server in
-//! a second process passes.
+//! a second process passes. And what is no noise: a queue building inside
+//! a run is said to be one.
 
 mod common;
 
-use common::{health_scenario, run_with_baseline, stderr_of, stdout_of, DemoProcess};
+use common::{
+    health_scenario, run_with_baseline, stderr_of, stdout_of, write_scenario, DemoProcess,
+};
 
 #[test]
 fn twenty_percent_fails_five_percent_and_the_same_server_pass() {
@@ -37,4 +40,42 @@ fn twenty_percent_fails_five_percent_and_the_same_server_pass() {
             assert!(text.contains("✗ GET /health p50 "), "{text}");
         }
     }
+}
+
+/// An open model above what one worker serves: the backlog, and with it
+/// the latency, grows through the run. That is reported as a trend (in
+/// the terminal and in summary.json), not counted as noise.
+#[test]
+fn a_queue_building_inside_a_run_is_reported_as_a_trend() {
+    let server = DemoProcess::with_flags(&["--inject-latency", "10ms", "--workers", "1"]);
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(
+        dir.path(),
+        "queue.toml",
+        "host = \"http://127.0.0.1:1\"\n[load]\nusers = 50\narrival_rate = 150\nduration = \"6s\"\n[[user]]\n  [[user.task]]\n    [[user.task.step]]\n    get = \"/health\"\n",
+    );
+    let out = dir.path().join("out");
+    let output = common::swarmgate()
+        .arg("run")
+        .arg(&scenario)
+        .args(["--host", &server.url, "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    common::assert_no_panic(&output);
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.contains("warning: latency of Aggregated grew ")
+            && stderr.contains("a queue building or a leak"),
+        "{stderr}"
+    );
+    let summary = common::assert_valid_summary(&out.join("summary.json"));
+    let trends = summary["verdict"]["trends"].as_array().unwrap();
+    assert!(
+        trends.iter().any(|t| t
+            .as_str()
+            .unwrap()
+            .starts_with("latency of GET /health grew ")),
+        "{trends:?}"
+    );
 }

@@ -31,6 +31,11 @@ pub fn judge_and_print(
 pub fn print_verdict(verdict: &Verdict, judged: bool, rules: &Rules, verbose: bool) {
     if worth_printing(verdict, judged, rules) {
         out!("{}", verdict_text::render(verdict, verbose));
+    } else {
+        // A run measured, not judged, still says when its latency trended.
+        for trend in &verdict.trends {
+            crate::errln!("warning: {trend}");
+        }
     }
 }
 

@@ -116,10 +116,15 @@ pub fn describe(trend: &Trend, whose: &str) -> String {
     } else {
         ("fell", "a cache warming or a backlog draining")
     };
+    // `grew 30%`, `fell 25%`, and past doubling `grew ×4.63`.
+    let by = if trend.change >= 1.0 {
+        super::format::ratio_text(1.0 + trend.change)
+    } else {
+        format!("{:.0}%", trend.change.abs() * 100.0)
+    };
     format!(
-        "latency of {} {moved} {} over {whose} steady state ({}): {reading}, reported as a trend rather than counted as noise",
+        "latency of {} {moved} {by} over {whose} steady state ({}): {reading}, reported as a trend rather than counted as noise",
         trend.endpoint,
-        super::format::percent_text(trend.change.abs()),
         super::format::seconds_text(trend.secs)
     )
 }
@@ -192,5 +197,13 @@ mod tests {
             text.starts_with("latency of Aggregated grew 30% over this run's steady state (25 s): a queue building"),
             "{text}"
         );
+        let queue = describe(
+            &Trend {
+                change: 3.63,
+                ..trend.clone()
+            },
+            "this run's",
+        );
+        assert!(queue.contains("grew ×4.63 over"), "{queue}");
     }
 }

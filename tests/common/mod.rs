@@ -394,9 +394,15 @@ pub struct DemoProcess {
 impl DemoProcess {
     /// A demo API that adds `latency` (e.g. `"40ms"`) to every response.
     pub fn with_latency(latency: &str) -> Self {
+        Self::with_flags(&["--inject-latency", latency])
+    }
+
+    /// `serve-demo --port 0` with these flags.
+    pub fn with_flags(flags: &[&str]) -> Self {
         use std::io::BufRead;
         let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("swarmgate"))
-            .args(["serve-demo", "--port", "0", "--inject-latency", latency])
+            .args(["serve-demo", "--port", "0"])
+            .args(flags)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
