@@ -271,7 +271,9 @@ fn failures_over_the_limit_fail_a_run_without_a_baseline_unless_expected() {
     );
 }
 
-/// A 2 s /health run of `quiet` recorded as the baseline, then one of
+/// A 4 s /health run of `quiet` recorded as the baseline (16 blocks, so
+/// that the exact critical value of a design effect estimated on a loaded
+/// runner still bounds the median), then one of
 /// `current` judged against it: the directory (with `out` and `baseline`)
 /// and the second run's output.
 fn baseline_then_current(
@@ -279,7 +281,7 @@ fn baseline_then_current(
     current: &DemoApi,
 ) -> (tempfile::TempDir, std::process::Output) {
     let dir = tempfile::tempdir().unwrap();
-    let scenario = health_scenario(dir.path(), "2s");
+    let scenario = health_scenario(dir.path(), "4s");
     let (out, baseline) = (dir.path().join("out"), dir.path().join("baseline"));
     let first = run_with_baseline(
         &scenario,
