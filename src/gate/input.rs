@@ -122,6 +122,9 @@ pub struct RunStats {
     /// Seconds of ramp-up left out of the rows' blocks, so that the users
     /// arriving do not pass for noise; the rows' totals still count them.
     pub ramp_left_out_secs: f64,
+    /// That ramp is also out of the rows' counts, average and throughput
+    /// (a Locust full history without a reset: its steady state summed).
+    pub ramp_out_of_counts: bool,
 }
 
 impl RunStats {
@@ -165,6 +168,7 @@ impl RunStats {
             ladder: None,
             machine: None,
             ramp_left_out_secs,
+            ramp_out_of_counts: false,
         }
     }
 }

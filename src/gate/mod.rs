@@ -444,7 +444,12 @@ fn ramp_note(baseline: &RunStats, current: &RunStats) -> String {
         (Some(b), None) => format!("{} of the baseline", format::seconds_text(b)),
         (None, Some(c)) => format!("{} of this run", format::seconds_text(c)),
     };
-    format!("; the ramp-up ({sides}, users below their peak) is left out of the blocks, so that users arriving do not pass for noise, but its requests are in the comparison (a run without --reset-stats counts them)")
+    let compared = if baseline.ramp_out_of_counts && current.ramp_out_of_counts {
+        "and out of the counts, averages and throughput compared (summed from the steady state's history); Locust's percentiles cover the whole run"
+    } else {
+        "but its requests are in the comparison (a run without --reset-stats counts them)"
+    };
+    format!("; the ramp-up ({sides}, users below their peak) is left out of the blocks, so that users arriving do not pass for noise, {compared}")
 }
 
 /// The noise model in words: blocks on both sides, or independence.

@@ -32,6 +32,16 @@ pub fn attach(stats: &mut RunStats, bytes: &[u8], path: &Path) -> Result<(), Inv
     let file = path.display();
     let (blocks, coverage, totals) = read(bytes, path)?;
     stats.ramp_left_out_secs = coverage.ramp_left_out_secs;
+    // Without a reset the stats count the ramp too. Where every row has its
+    // blocks (a full history), the comparison's counts, average and
+    // throughput are the steady state's, summed from them; Locust's
+    // percentile columns cover the whole run and stay as they are.
+    let steady = coverage.ramp_left_out_secs > 0.0
+        && stats
+            .rows
+            .keys()
+            .all(|endpoint| blocks.contains_key(endpoint));
+    stats.ramp_out_of_counts = steady;
     for (endpoint, row_blocks) in blocks {
         let (requests, failures) = totals.get(&endpoint).copied().unwrap_or_default();
         let Some(row) = stats.rows.get_mut(&endpoint) else {
@@ -46,9 +56,38 @@ pub fn attach(stats: &mut RunStats, bytes: &[u8], path: &Path) -> Result<(), Inv
                 stats.source, row.requests, row.failures
             )));
         }
+        if steady {
+            steady_totals(row, &row_blocks);
+        }
         row.blocks = row_blocks;
     }
     Ok(())
+}
+
+/// A row's requests, failures, average and throughput over its blocks.
+fn steady_totals(row: &mut crate::gate::input::RowStats, blocks: &[BlockCounts]) {
+    let requests: u64 = blocks.iter().map(|b| b.requests).sum();
+    let secs: f64 = blocks.iter().map(|b| b.secs).sum();
+    let total_ms: f64 = blocks
+        .iter()
+        .map(|b| match b.latency {
+            BlockLatency::Sum { total_ms, .. } => total_ms,
+            BlockLatency::AtOrBelow(_) => 0.0,
+        })
+        .sum();
+    row.requests = requests;
+    row.failures = blocks.iter().map(|b| b.failures).sum();
+    row.timed = requests;
+    row.average_ms = if requests > 0 {
+        total_ms / requests as f64
+    } else {
+        0.0
+    };
+    row.requests_per_second = if secs > 0.0 {
+        requests as f64 / secs
+    } else {
+        0.0
+    };
 }
 
 /// One write of the history: a cumulative (requests, failures, total ms)
