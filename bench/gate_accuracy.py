@@ -78,7 +78,7 @@ def counts_of(summary_path):
     return counts, rounds
 
 
-def against(candidate_port, baseline_port, seconds, out, until_decided=None):
+def run_against(candidate_port, baseline_port, seconds, out, until_decided=None):
     """`run --against`: (exit code, counts, rounds, wall seconds)."""
     os.makedirs(out, exist_ok=True)
     summary = os.path.join(out, "summary.json")
@@ -197,11 +197,11 @@ def main():
                     if interleaved:
                         hog.on(True)
                         port = servers[0.0][1]
-                        aa = against(twin[1], port, seconds, os.path.join(work, f"{seconds}-{i}-aa"), budget)
+                        aa = run_against(twin[1], port, seconds, os.path.join(work, f"{seconds}-{i}-aa"), budget)
                         false_alarms += keep(seconds, i, 0.0, aa)
                         for change in changes:
                             out = os.path.join(work, f"{seconds}-{i}-ab-{change}")
-                            ab = against(servers[change][1], port, seconds, out, budget)
+                            ab = run_against(servers[change][1], port, seconds, out, budget)
                             caught[change] += keep(seconds, i, change, ab)
                         continue
                     base = os.path.join(work, f"{seconds}-{i}-base")
