@@ -35,7 +35,7 @@ so that docs/gate-accuracy.md can be generated from kept output
 Usage: bench/gate_accuracy.py [--pairs 20] [--durations 3] [--changes 25]
        [--latency-ms 4] [--jitter-ms 2] [--condition quiet]
        [--baseline-format dir] [--workload independent] [--csv FILE]
-       [--until-decided] [--max-duration 2m]
+       [--until-decided] [--max-duration 2m] [--latency-tolerance 10%]
                                                (cargo build --release first)
 """
 
@@ -78,6 +78,9 @@ def counts_of(summary_path):
     return counts, rounds
 
 
+GATE_FLAGS = []
+
+
 def run_against(candidate_port, baseline_port, seconds, out, until_decided=None):
     """`run --against`: (exit code, counts, rounds, wall seconds)."""
     os.makedirs(out, exist_ok=True)
@@ -86,7 +89,7 @@ def run_against(candidate_port, baseline_port, seconds, out, until_decided=None)
     started = time.monotonic()
     code = subprocess.run(
         [SWARMGATE, "run", SCENARIO, "--host", f"http://127.0.0.1:{candidate_port}", "--against", f"http://127.0.0.1:{baseline_port}",
-         "--duration", f"{seconds}s", "-q", "--out", out, *extra],
+         "--duration", f"{seconds}s", "-q", "--out", out, *extra, *GATE_FLAGS],
         stdout=subprocess.DEVNULL,
     ).returncode
     wall = time.monotonic() - started
@@ -117,7 +120,7 @@ def compared(current, baseline):
     summary = os.path.join(current, "compare.json")
     # The saturated workload's 404s are its own (its scenario says so for `run`).
     limit = ["--max-fail-rate", "30%"] if SCENARIO == SCENARIOS["saturated"] else []
-    code = subprocess.run([SWARMGATE, "compare", current, "--baseline", baseline, "--report", report, "--summary-json", summary, *limit],
+    code = subprocess.run([SWARMGATE, "compare", current, "--baseline", baseline, "--report", report, "--summary-json", summary, *limit, *GATE_FLAGS],
                           stdout=subprocess.DEVNULL).returncode
     if code not in (0, 1):
         sys.exit(f"compare exited {code}")
@@ -125,7 +128,7 @@ def compared(current, baseline):
     return code, counts, None, None
 
 
-COLUMNS = ["condition", "workload", "baseline", "seconds", "pair", "change_percent", "exit_code",
+COLUMNS = ["condition", "workload", "baseline", "seconds", "pair", "latency_ms", "latency_tolerance", "change_percent", "exit_code",
            "regressed", "inconclusive", "unchanged", "improved", "rounds", "wall_seconds"]
 
 
@@ -140,11 +143,13 @@ def main():
     parser.add_argument("--baseline-format", choices=["dir", "csv"], default="dir")
     parser.add_argument("--workload", choices=sorted(SCENARIOS), default="independent")
     parser.add_argument("--csv", help="append one line per comparison to this file")
+    parser.add_argument("--latency-tolerance", default="10%", help="the gate's latency tolerance, as --latency-tolerance")
     parser.add_argument("--until-decided", action="store_true", help="interleaved only: add rounds until decided")
     parser.add_argument("--max-duration", default="2m", help="the budget of --until-decided")
     args = parser.parse_args()
     global SCENARIO
     SCENARIO = SCENARIOS[args.workload]
+    GATE_FLAGS[:] = ["--latency-tolerance", args.latency_tolerance]
     hog = Hog()
     interleaved = args.condition == "interleaved-busy"
     busy_baseline = args.condition in ("both-busy", "interleaved-busy")
@@ -180,7 +185,7 @@ def main():
     def keep(seconds, pair, change, result):
         code, counts, rounds, wall = result
         if out_csv:
-            writer.writerow([condition, args.workload, baseline_kind, f"{seconds:g}", pair, f"{change:g}", code,
+            writer.writerow([condition, args.workload, baseline_kind, f"{seconds:g}", pair, f"{args.latency_ms:g}", args.latency_tolerance, f"{change:g}", code,
                              counts.get("regressed", 0), counts.get("inconclusive", 0), counts.get("unchanged", 0),
                              counts.get("improved", 0), "" if rounds is None else rounds,
                              "" if wall is None else f"{wall:.1f}"])

@@ -27,7 +27,7 @@ def cells(rows):
     """(cell key) -> {change: [caught, pairs, rounds..., walls...]}, in file order."""
     table = OrderedDict()
     for row in rows:
-        key = (row["condition"], row["workload"], row["baseline"], row["seconds"])
+        key = (row["condition"], row["workload"], row["baseline"], row["seconds"], row["latency_ms"], row["latency_tolerance"])
         change = float(row["change_percent"])
         entry = table.setdefault(key, OrderedDict()).setdefault(change, {"failed": 0, "pairs": 0, "rounds": [], "walls": []})
         entry["pairs"] += 1
@@ -49,14 +49,14 @@ def spread(values, unit=""):
 
 def render(table):
     changes = sorted({c for entries in table.values() for c in entries if c != 0.0})
-    head = ["condition", "workload", "baseline", "run length", "A/A false alarms"] + [f"+{c:g}% caught" for c in changes]
+    head = ["condition", "workload", "baseline", "run length", "server latency", "latency tolerance", "A/A false alarms"] + [f"+{c:g}% caught" for c in changes]
     sequential = any(e["rounds"] for entries in table.values() for e in entries.values())
     if sequential:
         head += ["rounds a side, median (range)", "wall time, median (range)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for (condition, workload, baseline, seconds), entries in table.items():
+    for (condition, workload, baseline, seconds, latency, tolerance), entries in table.items():
         aa = entries.get(0.0)
-        row = [condition, workload, baseline, f"{seconds} s", f"{aa['failed']} of {aa['pairs']}" if aa else ""]
+        row = [condition, workload, baseline, f"{seconds} s", f"{latency} ms", tolerance, f"{aa['failed']} of {aa['pairs']}" if aa else ""]
         for change in changes:
             e = entries.get(change)
             row.append(f"{e['failed']} of {e['pairs']}" if e else "")
