@@ -278,15 +278,7 @@ pub async fn run_rounds(
     let stats = |run: &RunResult| run_stats(run, "round");
     let spread = match &baseline {
         // Round k of each side: the A B B A order puts them side by side.
-        Some(side) => Spread::of_pairs(
-            &side
-                .runs
-                .iter()
-                .zip(&candidate.runs)
-                .map(|(b, c)| (stats(b), stats(c)))
-                .collect::<Vec<_>>(),
-            &gate.rules,
-        ),
+        Some(side) => paired_spread(side, &candidate, &gate.rules),
         None => Spread::of_rounds(
             &candidate.runs.iter().map(stats).collect::<Vec<_>>(),
             &gate.rules,
@@ -387,12 +379,13 @@ async fn run_in_turns(
     Ok(())
 }
 
-/// The verdict of the interleaved rounds so far, at `rules`.
-fn look(
+/// The spread of the paired rounds: round k of each side, which the A B B
+/// A order puts side by side.
+fn paired_spread(
     baseline: &SideRuns,
     candidate: &SideRuns,
     rules: &crate::gate::rules::Rules,
-) -> Option<crate::gate::Verdict> {
+) -> Spread {
     let stats = |run: &RunResult| run_stats(run, "round");
     let pairs: Vec<_> = baseline
         .runs
@@ -400,7 +393,17 @@ fn look(
         .zip(&candidate.runs)
         .map(|(b, c)| (stats(b), stats(c)))
         .collect();
-    let spread = Spread::of_pairs(&pairs, rules);
+    Spread::of_pairs(&pairs, rules)
+}
+
+/// The verdict of the interleaved rounds so far, at `rules`.
+fn look(
+    baseline: &SideRuns,
+    candidate: &SideRuns,
+    rules: &crate::gate::rules::Rules,
+) -> Option<crate::gate::Verdict> {
+    let stats = |run: &RunResult| run_stats(run, "round");
+    let spread = paired_spread(baseline, candidate, rules);
     let pooled_baseline = RunResult::pool(baseline.runs.clone())?;
     let pooled_candidate = RunResult::pool(candidate.runs.clone())?;
     Some(crate::gate::judge_with_spread(
